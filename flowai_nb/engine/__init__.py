@@ -1,0 +1,11 @@
+"""The engine: runs, events, approvals, plans, references and traces.
+
+It never imports the Jupyter, MCP or Studio surfaces.
+"""
+
+from .errors import PlanNotFoundError, ReferenceExpiredError, ReferenceNotFoundError
+from .runtime import Runtime, create_runtime
+from .stream import RunStream
+
+__all__ = ["PlanNotFoundError", "ReferenceExpiredError", "ReferenceNotFoundError", "RunStream",
+           "Runtime", "create_runtime"]

@@ -1,0 +1,50 @@
+"""Small helpers shared by the engine modules."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import time
+import uuid
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+__all__ = ["now_ms", "new_id", "jsonable", "canonical", "digest", "maybe_await"]
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id such as ``run-3f2a9c1e0b7d``."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data (pydantic models, dataclasses, dates, sets...)."""
+    return to_jsonable_python(value, fallback=repr, by_alias=True)
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(*parts: str, size: int = 16) -> str:
+    """A short hex sha256 of ``parts``."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:size]
+
+
+async def maybe_await(value: Any) -> Any:
+    """Await ``value`` if it is awaitable (lets users pass sync or async callables)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value

@@ -1,0 +1,179 @@
+"""Approval records, decisions and the headless approval policies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..storage.base import KeyValueStore
+from ._util import maybe_await, now_ms
+
+__all__ = ["ApprovalBroker", "Approver", "make_approver", "OUTCOMES", "APPROVAL_ENV"]
+
+OUTCOMES = ("approve", "reject", "revise")
+APPROVAL_ENV = "FLOWAI_NB_APPROVAL"
+
+Approver = Callable[[dict[str, Any]], Any]
+"""``approver(request) -> decision | None`` (sync or async); ``None`` means ask a person."""
+
+
+def _decision(value: Any, *, where: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = {"outcome": value}
+    if not isinstance(value, Mapping) or value.get("outcome") not in OUTCOMES:
+        raise ValueError(
+            f"{where}: a decision is 'approve', 'reject', 'revise' or "
+            f"{{'outcome': ..., 'feedback': ..., 'partial': ...}}; got {value!r}"
+        )
+    unknown = set(value) - {"outcome", "feedback", "partial"}
+    if unknown:
+        raise ValueError(f"{where}: unknown decision key(s) {sorted(unknown)}")
+    return {"outcome": value["outcome"], "feedback": value.get("feedback"),
+            "partial": value.get("partial")}
+
+
+def make_approver(policy: Any) -> Approver | None:
+    """Normalise a headless approval policy.
+
+    ``"auto_approve"`` / ``"auto_reject"``, a list of decisions consumed in
+    order (a run that needs more decisions than listed then waits for a
+    person), a callable ``(request) -> decision`` (sync or async), or ``None``:
+    then the environment variable ``FLOWAI_NB_APPROVAL`` (``auto_approve`` or
+    ``auto_reject``) applies, and without it a person answers through
+    ``runtime.respond_to_approval``.
+    """
+    if policy is None:
+        env = os.environ.get(APPROVAL_ENV, "").strip()
+        if not env:
+            return None
+        policy = {"auto": "auto_approve", "approve": "auto_approve",
+                  "reject": "auto_reject"}.get(env, env)
+        if policy not in ("auto_approve", "auto_reject"):
+            raise ValueError(f"{APPROVAL_ENV}={env!r}; expected 'auto_approve' or 'auto_reject'")
+    if policy == "auto_approve":
+        return lambda request: {"outcome": "approve", "feedback": None, "partial": None}
+    if policy == "auto_reject":
+        return lambda request: {"outcome": "reject", "feedback": "rejected by the headless "
+                                "approval policy", "partial": None}
+    if isinstance(policy, str):
+        raise ValueError(f"approvals={policy!r}; expected 'auto_approve', 'auto_reject', a list "
+                         f"of decisions or a callable")
+    if callable(policy):
+        async def call(request: dict[str, Any]) -> Any:
+            answer = await maybe_await(policy(request))
+            return None if answer is None else _decision(answer, where="approval callable")
+        return call
+    if isinstance(policy, Sequence):
+        queue = [_decision(d, where=f"approvals[{i}]") for i, d in enumerate(policy)]
+
+        def scripted(request: dict[str, Any]) -> Any:
+            return queue.pop(0) if queue else None
+        return scripted
+    raise TypeError(f"approvals must be a string, a list or a callable; got {policy!r}")
+
+
+class ApprovalBroker:
+    """Pending approvals of one tenant: persisted records plus in-process waiters.
+
+    Records live in the kv store at ``approvals/<id>``; the decision is written
+    with an atomic ``add`` at ``approval-decisions/<id>``, so of two concurrent
+    responses exactly one wins, even across processes.
+    """
+
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._kv = kv
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    def get(self, approval_id: str) -> dict[str, Any] | None:
+        """The record of an approval, or ``None``."""
+        return self._kv.get(f"approvals/{approval_id}")
+
+    def open(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Persist a new pending approval."""
+        record = {**record, "status": "pending", "decision": None, "createdAt": now_ms()}
+        self._kv.put(f"approvals/{record['approvalId']}", record)
+        return record
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every pending approval of the tenant, oldest first."""
+        records = [r for _, r in self._kv.items("approvals/") if r.get("status") == "pending"]
+        return sorted(records, key=lambda r: (r["createdAt"], r["approvalId"]))
+
+    def resolve(self, approval_id: str, outcome: str, feedback: Any = None,
+                partial: Any = None) -> dict[str, Any]:
+        """Record a decision and wake the waiting run.
+
+        Raises:
+            ValueError: ``outcome`` is not approve / reject / revise.
+            RuntimeError: unknown id, or already resolved.
+        """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}; got {outcome!r}")
+        record = self.get(approval_id)
+        if record is None:
+            raise RuntimeError(f"unknown approval id {approval_id!r}; "
+                               f"see runtime.pending_approvals()")
+        decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
+                    "decidedAt": now_ms()}
+        if record["status"] != "pending" or not self._kv.add(
+            f"approval-decisions/{approval_id}", decision
+        ):
+            current = self.get(approval_id) or record
+            raise RuntimeError(f"approval {approval_id!r} is already resolved "
+                               f"({current['status']})")
+        record.update(status=outcome if outcome != "approve" else "approved", decision=decision)
+        if outcome == "reject":
+            record["status"] = "rejected"
+        elif outcome == "revise":
+            record["status"] = "revised"
+        self._kv.put(f"approvals/{approval_id}", record)
+        waiter = self._waiters.get(approval_id)
+        if waiter is not None and not waiter.done():
+            loop = waiter.get_loop()
+            try:
+                loop.call_soon_threadsafe(_settle, waiter, decision)
+            except RuntimeError:  # loop closed: the run is gone, the record stays
+                pass
+        return decision
+
+    def cancel(self, approval_id: str) -> None:
+        """Withdraw a pending approval (its run was cancelled)."""
+        record = self.get(approval_id)
+        if record is not None and record["status"] == "pending":
+            record["status"] = "cancelled"
+            self._kv.put(f"approvals/{approval_id}", record)
+
+    def decision(self, approval_id: str) -> dict[str, Any] | None:
+        """The recorded decision, or ``None`` while pending."""
+        return self._kv.get(f"approval-decisions/{approval_id}")
+
+    async def wait(self, approval_id: str, timeout: float | None) -> dict[str, Any]:
+        """Wait (without blocking the loop) for a decision; reject on ``timeout`` seconds."""
+        existing = self.decision(approval_id)
+        if existing is not None:
+            return existing
+        loop = asyncio.get_running_loop()
+        future = self._waiters.get(approval_id)
+        if future is None or future.done() or future.get_loop() is not loop:
+            future = loop.create_future()
+            self._waiters[approval_id] = future
+        try:
+            if timeout is None:
+                return await asyncio.shield(future)
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
+                try:
+                    return self.resolve(approval_id, "reject", feedback="timed out")
+                except RuntimeError:  # answered at the last moment
+                    return self.decision(approval_id) or await future
+        finally:
+            if self._waiters.get(approval_id) is future and future.done():
+                self._waiters.pop(approval_id, None)
+
+
+def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:
+    if not future.done():
+        future.set_result(decision)

@@ -1,0 +1,96 @@
+"""The ``ctx`` a tool handler (and the action dispatcher) receives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+__all__ = ["ToolContext", "ReferencesFacade", "RESERVED_SERVICE_KEYS"]
+
+RESERVED_SERVICE_KEYS = frozenset(
+    {"tool_use_id", "services", "references", "data", "agent", "thread_id", "run_id", "kv"}
+)
+"""Service names that would shadow a ``ctx`` attribute; ``create_runtime`` refuses them."""
+
+
+class ReferencesFacade:
+    """``ctx.references``: create, resolve and glimpse references from inside a tool."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def create(self, reference: Any, value: Any, glimpse: Any = None) -> dict[str, Any]:
+        """Store ``value`` as a reference of kind ``reference``; return the envelope."""
+        return self._store.create(reference, value, glimpse)
+
+    def resolve(self, envelope: Any) -> Any:
+        """The stored payload of a reference."""
+        return self._store.resolve(envelope)
+
+    def glimpse(self, envelope: Any) -> Any:
+        """The cached glimpse of a reference."""
+        return self._store.glimpse(envelope)
+
+    def __repr__(self) -> str:
+        return "<ctx.references: create / resolve / glimpse>"
+
+
+class ToolContext(Mapping[str, Any]):
+    """What a tool handler gets as ``ctx``.
+
+    Services are reachable as attributes and items (``ctx.directory``,
+    ``ctx["directory"]``). Also: ``ctx.tool_use_id``, ``ctx.services``,
+    ``ctx.references``, ``ctx.data`` (the data environment, when configured),
+    ``ctx.kv`` (the tenant's key-value store), ``ctx.agent``,
+    ``ctx.thread_id`` and ``ctx.run_id``. The action dispatcher's ``ctx``
+    additionally has ``ctx["resolved_refs"]`` and ``ctx["plan"]``.
+    """
+
+    def __init__(self, *, services: Mapping[str, Any], tool_use_id: str | None,
+                 references: ReferencesFacade, data_provider: Any, kv: Any, agent: str,
+                 thread_id: str, run_id: str, extra: Mapping[str, Any] | None = None) -> None:
+        self.services = services
+        self.tool_use_id = tool_use_id
+        self.references = references
+        self.kv = kv
+        self.agent = agent
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self._data_provider = data_provider
+        self._extra = dict(extra or {})
+
+    @property
+    def data(self) -> Any:
+        """The data environment (``DataEnvironment``); ``None`` when none is configured."""
+        return self._data_provider() if self._data_provider is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        services = self.__dict__.get("services", {})
+        if name in services:
+            return services[name]
+        raise AttributeError(
+            f"ctx has no service {name!r}; services: {sorted(services)} "
+            f"(pass them with create_runtime(services={{...}}))"
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        if key in self.services:
+            return self.services[key]
+        raise KeyError(f"ctx has no item {key!r}; services: {sorted(self.services)}")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._extra
+        yield from (k for k in self.services if k not in self._extra)
+
+    def __len__(self) -> int:
+        return len(set(self._extra) | set(self.services))
+
+    def __repr__(self) -> str:
+        return (f"<ToolContext agent={self.agent!r} thread={self.thread_id!r} "
+                f"services={sorted(self.services)}>")

@@ -1,0 +1,88 @@
+"""Plan storage: versioned plans with status history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..storage.base import KeyValueStore
+from ._util import canonical, digest, now_ms
+from .errors import PlanNotFoundError
+
+__all__ = ["PlanStore", "PLAN_STATUSES"]
+
+PLAN_STATUSES = ("draft", "pending_approval", "approved", "rejected", "executing", "executed",
+                 "failed")
+
+
+def _split(plan_id: str) -> tuple[str, int | None]:
+    base, sep, version = plan_id.rpartition("@v")
+    if sep and version.isdigit():
+        return base, int(version)
+    return plan_id, None
+
+
+class PlanStore:
+    """Plans of one tenant, under ``plans/<base id>/v<n>``.
+
+    A plan's public id is ``"<base>@v<n>"``. Storing under an existing base id
+    creates version ``n + 1``; earlier versions are kept.
+    """
+
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._kv = kv
+
+    def _versions(self, base: str) -> list[int]:
+        return sorted(int(k.rsplit("/v", 1)[1]) for k in self._kv.keys(f"plans/{base}/v"))
+
+    def store(self, *, spec_name: str, body: dict[str, Any], actions: list[dict[str, Any]],
+              base_id: str | None, author: str, run_id: str, thread_id: str) -> dict[str, Any]:
+        """Store a new draft (a new version when ``base_id`` exists); return the record."""
+        base = base_id or f"{spec_name}-{digest(canonical(body), size=8)}"
+        base = _split(base)[0]
+        if "/" in base or not base:
+            raise ValueError(f"plan_id {base_id!r} must be non-empty and contain no '/'")
+        versions = self._versions(base)
+        version = (versions[-1] + 1) if versions else 1
+        now = now_ms()
+        record = {
+            "id": f"{base}@v{version}", "baseId": base, "version": version, "plan": spec_name,
+            "status": "draft", "body": body, "actions": actions,
+            "history": [{"status": "draft", "ts": now, "note": None}],
+            "createdAt": now, "updatedAt": now, "author": author, "runId": run_id,
+            "threadId": thread_id,
+        }
+        if not self._kv.add(f"plans/{base}/v{version}", record):
+            raise RuntimeError(f"plan {base}@v{version} was stored concurrently; store it again")
+        return record
+
+    def get(self, plan_id: str) -> dict[str, Any]:
+        """A plan by ``base@vN`` id, or the latest version for a base id."""
+        base, version = _split(plan_id)
+        if version is None:
+            versions = self._versions(base)
+            if not versions:
+                raise PlanNotFoundError(f"no plan {plan_id!r} for this tenant")
+            version = versions[-1]
+        record = self._kv.get(f"plans/{base}/v{version}")
+        if record is None:
+            raise PlanNotFoundError(f"no plan {plan_id!r} for this tenant")
+        return record
+
+    def set_status(self, plan_id: str, status: str, note: Any = None) -> dict[str, Any]:
+        """Move a plan to ``status``, appending to its history; return the record."""
+        if status not in PLAN_STATUSES:
+            raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {status!r}")
+        record = self.get(plan_id)
+        now = now_ms()
+        record["status"] = status
+        record["updatedAt"] = now
+        record["history"].append({"status": status, "ts": now, "note": note})
+        self._kv.put(f"plans/{record['baseId']}/v{record['version']}", record)
+        return record
+
+    def list(self, *, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Every plan version, oldest first, optionally for one thread."""
+        plans = [v for _, v in self._kv.items("plans/")]
+        if thread_id is not None:
+            plans = [p for p in plans if p.get("threadId") == thread_id]
+        return sorted(plans, key=lambda p: (p["createdAt"], p["id"]))

@@ -1,0 +1,613 @@
+"""``create_runtime`` and the :class:`Runtime` handle (SPEC §3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..authoring._schema import CompiledSchema, compile_schema
+from ..authoring.agents import AgentSpec
+from ..authoring.runtime_spec import RuntimeSpec, agent_tool_rows
+from ..authoring.storage import StorageFactorySpec
+from ..authoring.testing import TestingConfig
+from ..interpreters.base import Interpreter
+from ..storage import open_store
+from ..storage.base import KeyValueStore
+from ._util import new_id
+from .approvals import ApprovalBroker, make_approver
+from .context import RESERVED_SERVICE_KEYS, ReferencesFacade, ToolContext
+from .frames import Frame
+from .plans import PlanStore
+from .references import ReferenceStore
+from .run import RESUME_PREFIX, Run
+from .stream import RunStream
+from .toolkits import toolkit_handler
+from .traces import TraceStore
+
+__all__ = ["Runtime", "create_runtime", "INTERPRETERS"]
+
+INTERPRETERS = ("noop", "scripted", "anthropic")
+
+
+class _Done:
+    """An already-finished awaitable, so a call works with or without ``await``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        return self.value
+        yield  # pragma: no cover
+
+
+@dataclass(slots=True)
+class _Binding:
+    name: str
+    schema: CompiledSchema | None
+    validator: Callable[[Any], Any] | None
+    handler: Callable[..., Any] | None
+    builtin: Callable[..., Any] | None
+
+    def validate(self, args: Any) -> Any:
+        if self.validator is not None:
+            return self.validator(args)
+        assert self.schema is not None
+        return self.schema.validate(args or {}, what=f"invalid arguments for tool {self.name!r}")[0]
+
+
+_BUILTINS = {"call_agent": Run.call_agent, "store_plan": Run.store_plan,
+             "execute_plan": Run.execute_plan}
+
+
+class Runtime:
+    """A live runtime: runs agents, holds approvals, plans, references and traces.
+
+    Create it with :func:`create_runtime`. Every method is safe to use from
+    ``asyncio.run`` many times and from a notebook's running loop.
+    """
+
+    def __init__(self, spec: RuntimeSpec, *, handlers: dict[str, Callable[..., Any]],
+                 services: dict[str, Any], predicates: dict[str, Callable[..., Any]],
+                 dispatcher: Callable[..., Any] | None, hooks: list[Callable[..., Any]],
+                 data_environment: Any, interpreter_name: str,
+                 testing: TestingConfig | None) -> None:
+        self.spec = spec
+        self.tenant = spec.tenant
+        self.services = services
+        self.data_environment_config = data_environment
+        self.approval_timeout: float | None = None
+        """Seconds after which a pending approval is rejected with feedback "timed out"."""
+        self.reference_threshold_bytes = 32_768
+        """Tool results larger than this (as JSON) are stored as references automatically."""
+        self._handlers = handlers
+        self._predicates = predicates
+        self._dispatcher = dispatcher
+        self._event_hooks = hooks
+        self._live: dict[str, Run] = {}
+        self._tool_cache: dict[str, tuple[list[dict[str, Any]], dict[str, _Binding]]] = {}
+        self._data_env: Any = None
+
+        factories = spec.storage_factories
+        kv_desc = factories.kv
+        if kv_desc is None and data_environment is not None and data_environment.kv is not None:
+            kv_desc = StorageFactorySpec.model_validate(_descriptor(data_environment.kv))
+        self._stores: list[KeyValueStore] = []
+        namespace = f"tenant/{self.tenant.key}"
+        self._kv = self._open(kv_desc).scoped(namespace)
+        self._plans_kv = (self._open(factories.plans).scoped(namespace)
+                          if factories.plans else self._kv)
+        self._memory_kv = (self._open(factories.memory).scoped(namespace)
+                           if factories.memory else self._kv)
+        self._user_kv = self._kv.scoped("user")
+        self._refs = ReferenceStore(self._kv, spec.references, self.tenant.key)
+        self._ref_facade = ReferencesFacade(self._refs)
+        self._plans = PlanStore(self._plans_kv)
+        self._traces = TraceStore(self._kv)
+        self._broker = ApprovalBroker(self._kv)
+        self.interpreter = self._make_interpreter(interpreter_name, testing)
+        self._interpreters: dict[str, Interpreter] = {interpreter_name: self.interpreter}
+
+    # -- construction helpers ---------------------------------------------------------
+    def _open(self, descriptor: StorageFactorySpec | None) -> KeyValueStore:
+        store = open_store(descriptor or {"kind": "memory"})
+        self._stores.append(store)
+        return store
+
+    def _make_interpreter(self, name: str, testing: TestingConfig | None) -> Interpreter:
+        if testing is not None:
+            from ..interpreters.mock import MockInterpreter
+
+            return MockInterpreter(testing.mock_response)
+        if name == "noop":
+            from ..interpreters.noop import NoopInterpreter
+
+            return NoopInterpreter()
+        if name == "scripted":
+            from ..interpreters.scripted import ScriptedInterpreter
+
+            config = self.spec.providers.get("scripted") or {}
+            scripts = dict(config.get("scripts") or {})
+            if config.get("replay") is not None:
+                from ..interpreters.replay import script_from_trace
+
+                for agent, turns in script_from_trace(config["replay"]).items():
+                    scripts.setdefault(agent, turns)
+            return ScriptedInterpreter(scripts, self._kv)
+        if name == "anthropic":
+            from ..interpreters.anthropic import AnthropicInterpreter
+
+            return AnthropicInterpreter.from_providers(self.spec.providers)
+        raise ValueError(f"unknown interpreter {name!r}; expected one of {INTERPRETERS}")
+
+    def _interpreter_for(self, agent: AgentSpec) -> Interpreter:
+        provider = agent.model.provider if agent.model is not None else None
+        if provider is None:
+            return self.interpreter
+        if provider not in self._interpreters:
+            self._interpreters[provider] = self._make_interpreter(provider, None)
+        return self._interpreters[provider]
+
+    # -- tools ---------------------------------------------------------------------------
+    def _agent_tools(self, agent: AgentSpec) -> tuple[list[dict[str, Any]], dict[str, _Binding]]:
+        cached = self._tool_cache.get(agent.name)
+        if cached is not None:
+            return cached
+        rows = agent_tool_rows(agent, self.spec.tool_bindings)
+        kit_of = {row.name: kit.id for kit in agent.toolkits for row in kit.tools}
+        defs: list[dict[str, Any]] = []
+        bindings: dict[str, _Binding] = {}
+        for row in rows:
+            defs.append({"name": row.name, "description": row.description,
+                         "input_schema": row.input_schema})
+            if row.name in _BUILTINS:
+                bindings[row.name] = _Binding(row.name, compile_schema(row.input_schema,
+                                                                       name=row.name),
+                                              None, None, _BUILTINS[row.name])
+            elif row.name in kit_of:
+                bindings[row.name] = _Binding(row.name, compile_schema(row.input_schema,
+                                                                       name=row.name),
+                                              None, toolkit_handler(kit_of[row.name], row.name),
+                                              None)
+            else:
+                tool = self.spec.tool_bindings[row.name]
+                bindings[row.name] = _Binding(row.name, None, tool.validate_arguments,
+                                              self._handlers[row.name], None)
+        self._tool_cache[agent.name] = (defs, bindings)
+        return defs, bindings
+
+    def _tool_defs(self, agent: AgentSpec) -> list[dict[str, Any]]:
+        return self._agent_tools(agent)[0]
+
+    def _tool_binding(self, agent: AgentSpec, name: str) -> _Binding | None:
+        return self._agent_tools(agent)[1].get(name)
+
+    def _context(self, run: Run, frame: Frame, tool_use_id: str | None,
+                 extra: dict[str, Any] | None = None) -> ToolContext:
+        return ToolContext(services=self.services, tool_use_id=tool_use_id,
+                           references=self._ref_facade, data_provider=self._data,
+                           kv=self._user_kv, agent=frame.agent, thread_id=run.thread_id,
+                           run_id=run.id, extra=extra)
+
+    def _data(self) -> Any:
+        if self.data_environment_config is None:
+            return None
+        if self._data_env is None:
+            from ..data.environment import DataEnvironment
+
+            self._data_env = DataEnvironment.from_config(
+                self.data_environment_config, references=self._ref_facade)
+        return self._data_env
+
+    @property
+    def data(self) -> Any:
+        """The data environment (DuckDB), or ``None`` when none is configured."""
+        return self._data()
+
+    # -- history -------------------------------------------------------------------------
+    def _history(self, agent: AgentSpec, thread: str) -> list[dict[str, Any]]:
+        if not agent.stateful:
+            return []
+        return list(self._memory_kv.get(f"history/{thread}/{agent.name}") or [])
+
+    def _save_history(self, agent: AgentSpec, thread: str, messages: list[dict[str, Any]]) -> None:
+        self._memory_kv.put(f"history/{thread}/{agent.name}", messages)
+
+    # -- runs ------------------------------------------------------------------------------
+    def _start(self, entry: str, prompt: Any, thread_id: str | None, approvals: Any,
+               tags: dict[str, Any] | None) -> RunStream:
+        options: dict[str, Any] = {}
+        text = "" if prompt is None else prompt
+        if not isinstance(text, str):
+            raise TypeError(f"prompt must be a string; got {type(prompt).__name__}")
+        script = _prompt_script(text, entry)
+        if script is not None:
+            options["script"] = script
+        thread = thread_id if thread_id is not None else new_id("thread")
+        if not isinstance(thread, str) or not thread or "/" in thread:
+            raise ValueError(f"thread_id must be a non-empty string without '/'; got {thread!r}")
+        run = Run(self, run_id=new_id("run"), thread_id=thread, entry=entry, prompt=text,
+                  approver=make_approver(approvals), options=options, tags=dict(tags or {}))
+        run.stream = RunStream(run, run.main)
+        return run.stream
+
+    def query(self, prompt: str | None, thread_id: str, resume: str | None = None, *,
+              approvals: Any = None, _trace_tags: dict[str, Any] | None = None) -> RunStream:
+        """Run one coordinator turn; returns the run's event stream.
+
+        Args:
+            prompt: what the user asks (ignored when ``resume`` is given). A
+                JSON object ``{"script": [...]}`` scripts the entry agent on the
+                scripted interpreter.
+            thread_id: the conversation; stateful agents keep history per thread.
+            resume: a ``resumeToken`` from a paused run's ``approval-required``
+                event: continues that run (in this or a new kernel).
+            approvals: headless approval policy: ``"auto_approve"``,
+                ``"auto_reject"``, a list of decisions, or a callable
+                ``(request) -> decision``. Default: env ``FLOWAI_NB_APPROVAL``,
+                else wait for :meth:`respond_to_approval`.
+        """
+        if resume is not None:
+            return self._resume(resume, thread_id, approvals)
+        coordinator = self.spec.coordinator
+        if coordinator is None:
+            raise ValueError(
+                "this runtime has no coordinator, so query() has no entry agent; use "
+                f"run_specialist(name, prompt) with one of {self._specialists()}"
+            )
+        return self._start(coordinator.name, prompt, thread_id, approvals, _trace_tags)
+
+    def _specialists(self) -> list[str]:
+        return [a.name for a in self.spec.agents if a.role == "specialist"]
+
+    def run_specialist(self, specialist: str, prompt: str, thread_id: str | None = None, *,
+                       approvals: Any = None,
+                       _trace_tags: dict[str, Any] | None = None) -> RunStream:
+        """Run one specialist directly; returns the run's event stream.
+
+        Raises:
+            ValueError: ``specialist`` is not a specialist of this runtime.
+        """
+        if specialist not in self._specialists():
+            raise ValueError(f"unknown specialist {specialist!r}; known specialists: "
+                             f"{self._specialists()}")
+        return self._start(specialist, prompt, thread_id, approvals, _trace_tags)
+
+    def _resume(self, token: str, thread_id: str | None, approvals: Any) -> RunStream:
+        if not isinstance(token, str) or not token.startswith(RESUME_PREFIX):
+            raise ValueError(f"resume token {token!r} is not a flowai_nb resume token "
+                             f"(expected '{RESUME_PREFIX}<run id>')")
+        run_id = token[len(RESUME_PREFIX):]
+        live = self._live.get(run_id)
+        if live is not None and live.task is not None and not live.task.done():
+            stream = RunStream(live, lambda: _follow(live))
+            previous, live.stream = live.stream, stream
+            if previous is not None:
+                previous._close()
+            if approvals is not None:
+                live.approver = make_approver(approvals)
+            return stream
+        state = self._kv.get(f"runs/{run_id}")
+        if state is None:
+            raise RuntimeError(
+                f"nothing to resume for token {token!r}: no paused run {run_id} for tenant "
+                f"{self.tenant.key!r} (it finished, was cancelled, or lives in another store)"
+            )
+        if thread_id and thread_id != state["threadId"]:
+            raise ValueError(f"resume token {token!r} belongs to thread {state['threadId']!r}, "
+                             f"not {thread_id!r}")
+        run = Run.restore(self, state, make_approver(approvals))
+        run.stream = RunStream(run, run.main)
+        return run.stream
+
+    # -- approvals ---------------------------------------------------------------------------
+    def respond_to_approval(self, approval_id: str, outcome: str, feedback: str | None = None,
+                            partial: Any = None) -> Any:
+        """Answer a pending approval: ``approve``, ``reject`` or ``revise``.
+
+        Awaitable (``await runtime.respond_to_approval(...)``); the decision is
+        recorded at call time, so calling it without ``await`` from synchronous
+        code works too.
+
+        Raises:
+            ValueError: ``outcome`` is not approve / reject / revise.
+            RuntimeError: the id is unknown or already resolved.
+        """
+        return _Done(self._broker.resolve(approval_id, outcome, feedback, partial))
+
+    def pending_approvals(self) -> list[dict[str, Any]]:
+        """Approvals waiting for a decision (persisted; survive a kernel restart)."""
+        return self._broker.pending()
+
+    # -- plans ---------------------------------------------------------------------------------
+    def get_plan(self, plan_id: str) -> dict[str, Any]:
+        """A stored plan (``base@vN``, or a base id for its latest version)."""
+        return self._plans.get(plan_id)
+
+    def list_plans(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Every stored plan version, oldest first."""
+        return self._plans.list(thread_id=thread_id)
+
+    # -- traces --------------------------------------------------------------------------------
+    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+        """The trace with this id, or ``None``."""
+        return self._traces.get(trace_id)
+
+    def list_traces(self, eval_run_id: str | None = None, test_case_id: str | None = None,
+                    thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Traces matching every given filter, oldest first."""
+        return self._traces.list(eval_run_id=eval_run_id, test_case_id=test_case_id,
+                                 thread_id=thread_id)
+
+    def traces_frame(self, **filters: Any) -> Any:
+        """One row per trace as a pandas DataFrame (query it with DuckDB SQL too)."""
+        import pandas as pd
+
+        rows = [{k: v for k, v in t.items() if k not in ("events", "spans")}
+                | {"events": len(t["events"]), "spans": len(t["spans"])}
+                for t in self.list_traces(**filters)]
+        return pd.DataFrame(rows)
+
+    # -- references ----------------------------------------------------------------------------
+    async def create_reference(self, reference: Any, value: Any,
+                               glimpse: Any = None) -> dict[str, Any]:
+        """Validate and store a value; returns its envelope ``{kind, id, glimpse, ...}``."""
+        return self._refs.create(reference, value, glimpse)
+
+    def resolve_reference(self, envelope: Any) -> Any:
+        """The stored payload of a reference (its JSON form).
+
+        Raises ``ReferenceNotFoundError`` (a KeyError) or ``ReferenceExpiredError``
+        (a LookupError) naming the id.
+        """
+        return self._refs.resolve(envelope)
+
+    def reference_glimpse(self, envelope: Any) -> Any:
+        """The cached glimpse of a reference, without loading its payload."""
+        return self._refs.glimpse(envelope)
+
+    # -- evals, MCP --------------------------------------------------------------------------------
+    async def run_eval(self, eval_request: Any) -> dict[str, Any]:
+        """Run an eval request (model, mapping or JSON); returns the artifact dict."""
+        from ..evals import run_eval
+
+        return await run_eval(self, eval_request)
+
+    def stream_eval(self, eval_request: Any) -> Any:
+        """Progress envelopes of an eval, ending with ``eval-finish`` carrying the artifact."""
+        from ..evals import stream_eval
+
+        return stream_eval(self, eval_request)
+
+    async def serve_mcp_stdio(self) -> None:
+        """Serve the runtime's tools over MCP on stdio (SPEC §13)."""
+        raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
+
+    async def serve_mcp_http(self, host: str = "127.0.0.1", port: int = 0,
+                             token: str | None = None) -> None:
+        """Serve the runtime's tools over MCP Streamable HTTP (SPEC §13)."""
+        raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
+
+    def close(self) -> None:
+        """Close the stores and the data environment."""
+        if self._data_env is not None:
+            self._data_env.close()
+        for store in self._stores:
+            store.close()
+
+    def __repr__(self) -> str:
+        agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)
+        return (f"<Runtime tenant={self.tenant.key!r} interpreter={self.interpreter.name!r} "
+                f"agents=[{agents}] store={self._kv.inner.kind}>")
+
+
+async def _follow(run: Run) -> None:
+    assert run.task is not None
+    import asyncio
+
+    await asyncio.shield(run.task)
+
+
+def _prompt_script(prompt: str, entry: str) -> dict[str, Any] | None:
+    text = prompt.strip()
+    if not (text.startswith("{") and '"script"' in text):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "script" not in data:
+        return None
+    from ..interpreters.scripted import validate_script
+
+    script = data["script"]
+    if isinstance(script, list):
+        return {entry: validate_script(entry, script)}
+    if isinstance(script, dict):
+        return {agent: validate_script(agent, turns) for agent, turns in script.items()}
+    raise ValueError(f"prompt script must be a list of turns or {{agent: [turns]}}; "
+                     f"got {script!r}")
+
+
+def _descriptor(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(exclude_none=True)
+    return value
+
+
+def _callables(value: Any, what: str) -> list[Callable[..., Any]]:
+    if value is None:
+        return []
+    if callable(value):
+        return [value]
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
+        items = list(value)
+        for item in items:
+            if not callable(item):
+                raise TypeError(f"{what} must be callables; got {item!r}")
+        return items
+    raise TypeError(f"{what} must be a callable or a list of callables; got {value!r}")
+
+
+def create_runtime(
+    spec: RuntimeSpec | Mapping[str, Any],
+    *,
+    tool_bindings: Mapping[str, Callable[..., Any]] | None = None,
+    services: Mapping[str, Any] | None = None,
+    approval_predicates: Mapping[str, Callable[..., Any]] | None = None,
+    action_dispatcher: Callable[..., Any] | None = None,
+    event_hooks: Iterable[Callable[..., Any]] | Callable[..., Any] | None = None,
+    data_environment: Any = None,
+    target_database_url: str | None = None,
+    testing: TestingConfig | Mapping[str, Any] | None = None,
+    interpreter: str = "noop",
+) -> Runtime:
+    """Build a :class:`Runtime` from a spec plus its Python bindings.
+
+    Args:
+        spec: a :class:`RuntimeSpec` (or its wire form).
+        tool_bindings: ``{tool name: handler(args, ctx)}`` for tools whose spec
+            carries no handler (for example a spec loaded from JSON).
+        services: objects tools reach as ``ctx.<name>``.
+        approval_predicates: ``{predicate id: predicate(args, info) -> bool}``
+            for dynamic approval policies.
+        action_dispatcher: ``dispatcher(actions, ctx)`` that applies approved
+            plan actions; returns None or ``{"entitiesAffected": int, ...}``.
+        event_hooks: callables (sync or async) called with every event, in order.
+        data_environment: a ``DataEnvironmentConfig`` (or mapping) for the
+            catalog / sql toolkits and ``ctx.data``.
+        target_database_url: shorthand for a data environment with this target.
+        testing: ``TestingConfig(mock_response=...)``: every turn answers that text.
+        interpreter: ``"noop"`` (default), ``"scripted"`` or ``"anthropic"``.
+
+    Raises:
+        pydantic.ValidationError: the spec or data environment is invalid.
+        ValueError: unregistered dynamic predicate, tool without handler,
+            ``testing`` with another interpreter, malformed testing config,
+            ``target_database_url`` conflicting with ``data_environment``,
+            reserved service key, unknown interpreter, missing API key.
+        TypeError: services, bindings or data environment of the wrong type.
+    """
+    if isinstance(spec, Mapping):
+        spec = RuntimeSpec.model_validate(spec)
+    elif not isinstance(spec, RuntimeSpec):
+        raise TypeError(f"spec must be a RuntimeSpec (see define_runtime); "
+                        f"got {type(spec).__name__}")
+    if not isinstance(interpreter, str) or interpreter not in INTERPRETERS:
+        raise ValueError(f"unknown interpreter {interpreter!r}; expected one of {INTERPRETERS} "
+                         f"(for a mock response use testing=TestingConfig(mock_response=...))")
+
+    testing_config: TestingConfig | None = None
+    if testing is not None:
+        if interpreter != "noop":
+            raise ValueError(f"testing=... replaces the interpreter; it cannot be combined with "
+                             f"interpreter={interpreter!r} (leave interpreter at 'noop')")
+        if isinstance(testing, TestingConfig):
+            testing_config = testing
+        elif isinstance(testing, Mapping):
+            try:
+                testing_config = TestingConfig.model_validate(testing)
+            except ValueError as exc:
+                raise ValueError(f"malformed testing config {dict(testing)!r}: expected "
+                                 f"{{'mock_response': str}} ({exc.errors()[0]['msg']})"
+                                 if hasattr(exc, "errors") else str(exc)) from None
+        else:
+            raise ValueError(f"malformed testing config {testing!r}: expected "
+                             f"TestingConfig(mock_response=...) or {{'mock_response': str}}")
+
+    if services is None:
+        services = {}
+    if not isinstance(services, Mapping):
+        raise TypeError(f"services must be a mapping of name -> object; "
+                        f"got {type(services).__name__}")
+    for key in services:
+        if not isinstance(key, str):
+            raise TypeError(f"service names must be strings; got {key!r}")
+        if key in RESERVED_SERVICE_KEYS:
+            raise ValueError(f"service name {key!r} is reserved (ctx.{key} is built in); "
+                             f"reserved names: {sorted(RESERVED_SERVICE_KEYS)}")
+
+    bindings = dict(tool_bindings or {})
+    if not isinstance(tool_bindings or {}, Mapping):
+        raise TypeError(f"tool_bindings must be a mapping of tool name -> handler; "
+                        f"got {type(tool_bindings).__name__}")
+    handlers: dict[str, Callable[..., Any]] = {}
+    for name, handler in bindings.items():
+        if hasattr(handler, "handler") and hasattr(handler, "input_schema"):
+            handler = handler.handler
+        if not callable(handler):
+            raise TypeError(f"tool binding {name!r} must be callable; got {handler!r}")
+        if name not in spec.tool_bindings:
+            raise ValueError(f"tool binding {name!r} names no tool of the spec; declared "
+                             f"tools: {sorted(spec.tool_bindings)}")
+        handlers[name] = handler
+    for name, tool in spec.tool_bindings.items():
+        if name not in handlers and tool.handler is not None:
+            handlers[name] = tool.handler
+    for agent in spec.agents:
+        for name in agent.tools:
+            if name not in handlers:
+                raise ValueError(f"tool {name!r} of agent {agent.name!r} has no Python handler; "
+                                 f"decorate the handler with define_tool(...) or pass "
+                                 f"create_runtime(tool_bindings={{{name!r}: handler}})")
+
+    predicates: dict[str, Callable[..., Any]] = {}
+    for name, tool in spec.tool_bindings.items():
+        if tool.predicate is not None:
+            predicates[f"tool:{name}"] = tool.predicate
+    for key, predicate in (approval_predicates or {}).items():
+        if not callable(predicate):
+            raise TypeError(f"approval predicate {key!r} must be callable; got {predicate!r}")
+        predicates[key] = predicate
+    missing = sorted(spec.dynamic_predicate_ids() - set(predicates))
+    if missing:
+        raise ValueError(f"dynamic approval polic(ies) name predicate id(s) {missing} with no "
+                         f"registered predicate; pass create_runtime(approval_predicates="
+                         f"{{id: predicate}})")
+
+    if action_dispatcher is not None and not callable(action_dispatcher):
+        raise TypeError(f"action_dispatcher must be callable; got {action_dispatcher!r}")
+    hooks = _callables(event_hooks, "event_hooks")
+
+    data_config = _data_environment(spec, data_environment, target_database_url)
+    return Runtime(spec, handlers=handlers, services=dict(services), predicates=predicates,
+                   dispatcher=action_dispatcher, hooks=hooks, data_environment=data_config,
+                   interpreter_name=interpreter, testing=testing_config)
+
+
+def _data_environment(spec: RuntimeSpec, data_environment: Any,
+                      target_database_url: str | None) -> Any:
+    if data_environment is None and target_database_url is None:
+        return None
+    from ..authoring.data_environment import DataEnvironmentConfig
+
+    if target_database_url is not None and not isinstance(target_database_url, str):
+        raise TypeError(f"target_database_url must be a string; "
+                        f"got {type(target_database_url).__name__}")
+    if data_environment is None:
+        config = DataEnvironmentConfig(tenant_id=spec.tenant.resource_id,
+                                       target_database_url=target_database_url)
+    elif isinstance(data_environment, DataEnvironmentConfig):
+        config = data_environment
+    elif isinstance(data_environment, Mapping):
+        config = DataEnvironmentConfig.model_validate(data_environment)
+    else:
+        raise TypeError(f"data_environment must be a DataEnvironmentConfig or a mapping; "
+                        f"got {type(data_environment).__name__}")
+    if target_database_url is not None and data_environment is not None:
+        if config.target_database is not None or (
+            config.target_database_url is not None
+            and config.target_database_url != target_database_url
+        ):
+            raise ValueError(
+                f"target_database_url={target_database_url!r} conflicts with the data "
+                f"environment's target database; give the target in one place only"
+            )
+        config = config.model_copy(update={"target_database_url": target_database_url})
+    if config.tenant_id not in (spec.tenant.resource_id, spec.tenant.key):
+        raise ValueError(f"data environment tenant_id {config.tenant_id!r} does not match the "
+                         f"runtime tenant {spec.tenant.resource_id!r}")
+    return config

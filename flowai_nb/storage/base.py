@@ -1,0 +1,134 @@
+"""The one storage interface every backend implements.
+
+A :class:`KeyValueStore` maps string keys to JSON values. The engine keeps
+references, pending approvals, paused runs, plans, conversation memory and
+traces in stores of this shape, each scoped to a tenant with :meth:`scoped`.
+
+The interface is synchronous on purpose: every backend here answers in well
+under a millisecond on loopback, and a synchronous store can be used from sync
+tool handlers, scripts and the event loop alike.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["KeyValueStore", "ScopedStore", "encode", "decode"]
+
+
+def encode(value: Any) -> str:
+    """Serialise ``value`` to canonical JSON text (sorted keys, no spaces).
+
+    Raises:
+        TypeError: naming the value's type when it is not JSON-serialisable.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"store values must be JSON-serialisable; got {type(value).__name__}: {exc}"
+        ) from exc
+
+
+def decode(text: str | bytes) -> Any:
+    """Inverse of :func:`encode`."""
+    return json.loads(text)
+
+
+class KeyValueStore(ABC):
+    """A durable map of ``str`` keys to JSON values with optional expiry.
+
+    Every method is atomic on its own. ``ttl_ms`` makes an entry invisible to
+    every read once that many milliseconds have passed.
+    """
+
+    kind: str = "abstract"
+
+    @abstractmethod
+    def get(self, key: str) -> Any | None:
+        """Return the value at ``key``, or ``None`` when absent or expired."""
+
+    @abstractmethod
+    def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
+        """Store ``value`` at ``key``, replacing any previous value."""
+
+    @abstractmethod
+    def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent (or expired).
+
+        Returns ``True`` when this call stored the value. Atomic across
+        processes sharing the backend: of two concurrent ``add`` calls for one
+        key exactly one returns ``True``.
+        """
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it existed."""
+
+    @abstractmethod
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        """Return ``(key, value)`` pairs whose key starts with ``prefix``, sorted by key."""
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Return the keys starting with ``prefix``, sorted."""
+        return [k for k, _ in self.items(prefix)]
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The store must not be used afterwards."""
+
+    def scoped(self, namespace: str) -> ScopedStore:
+        """A view of this store whose keys all live under ``namespace + '/'``."""
+        return ScopedStore(self, namespace)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} kind={self.kind!r}>"
+
+
+class ScopedStore(KeyValueStore):
+    """A prefix view of another store; used for tenant isolation."""
+
+    def __init__(self, inner: KeyValueStore, namespace: str) -> None:
+        if not namespace or namespace.startswith("/"):
+            raise ValueError(f"namespace must be a non-empty relative name, got {namespace!r}")
+        self._inner = inner
+        self._prefix = namespace.rstrip("/") + "/"
+        self.kind = inner.kind
+
+    @property
+    def inner(self) -> KeyValueStore:
+        """The unscoped store underneath."""
+        return self._inner
+
+    def get(self, key: str) -> Any | None:
+        return self._inner.get(self._prefix + key)
+
+    def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
+        self._inner.put(self._prefix + key, value, ttl_ms=ttl_ms)
+
+    def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
+        return self._inner.add(self._prefix + key, value, ttl_ms=ttl_ms)
+
+    def delete(self, key: str) -> bool:
+        return self._inner.delete(self._prefix + key)
+
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        n = len(self._prefix)
+        return [(k[n:], v) for k, v in self._inner.items(self._prefix + prefix)]
+
+    def scoped(self, namespace: str) -> ScopedStore:
+        return ScopedStore(self._inner, self._prefix + namespace)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __repr__(self) -> str:
+        return f"<ScopedStore {self._prefix!r} of {self._inner!r}>"
