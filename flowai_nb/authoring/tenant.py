@@ -35,6 +35,14 @@ class TenantIdentity(SpecModel):
             return str(value)
         return value
 
+    @field_validator("resource_id", "version")
+    @classmethod
+    def _no_separators(cls, value: str) -> str:
+        # The tenant key is a storage namespace: a '/' could reach another tenant's keys.
+        if "/" in value or "@" in value:
+            raise ValueError(f"tenant ids and versions cannot contain '/' or '@'; got {value!r}")
+        return value
+
     @property
     def key(self) -> str:
         """The storage namespace of this tenant: ``"<resource_id>@<version>"``."""

@@ -22,7 +22,7 @@ from ..interpreters.base import (
     TurnRequest,
     Usage,
 )
-from ._util import canonical, jsonable, maybe_await, now_ms
+from ._util import canonical, jsonable, maybe_await, new_id, now_ms
 from .errors import PlanNotFoundError
 from .frames import Frame
 from .references import parse_envelope
@@ -87,9 +87,11 @@ class Run:
         self.final_text = ""
         self.resume_token: str | None = None
         self.parked: str | None = None
+        self.open_gate: str | None = None
         self.cancel_requested = False
         self.decided: list[str] = []
         self.pause_seq: int | None = None
+        self.claimant = new_id("claim")
         self.root: Frame | None = None
         self.trace = TraceRecorder(f"trace-{run_id}", run_id, thread_id, tags)
         self.stream: RunStream | None = None
@@ -159,6 +161,8 @@ class Run:
                 self.emit("run-start", None, {"prompt": self.prompt, "entryAgent": self.entry})
                 self.root = Frame(agent=self.entry, depth=0, thread=self.thread_id,
                                   prompt=self.prompt)
+            else:
+                self._claim()  # a restored run: only one copy may continue it
             self.final_text = await self.run_agent(self.root)
         except _AgentLimit:
             status = "failed"
@@ -167,7 +171,10 @@ class Run:
             status = "failed"
         except _Superseded:
             self.rt._live.pop(self.id, None)
-            self._close_stream()
+            if self.stream is not None:
+                self.stream._close(RuntimeError(
+                    f"run {self.id} was already resumed by another runtime; this copy stopped "
+                    f"without touching it"))
             return
         except asyncio.CancelledError:
             if not self.cancel_requested:
@@ -180,8 +187,8 @@ class Run:
             if task is not None:
                 task.uncancel()
             status = "cancelled"
-            if self.parked:
-                self.rt._broker.cancel(self.parked)
+            if self.open_gate:
+                self.rt._broker.cancel(self.open_gate)
         except Exception as exc:  # a bug must still end the stream readably
             self.emit("error", None, {"message": f"internal error: {type(exc).__name__}: {exc}",
                                       "where": "engine"})
@@ -254,10 +261,11 @@ class Run:
         self.rt._traces.save({**self.trace.to_dict(), "status": "paused"})
 
     def _claim(self) -> None:
-        """Claim the continuation after a pause; exactly one process wins."""
-        if self.pause_seq is not None and not self.rt._kv.add(
-            f"run-claims/{self.id}/{self.pause_seq}", now_ms()
-        ):
+        """Claim the continuation after a pause; exactly one process (one Run) wins."""
+        if self.pause_seq is None:
+            return
+        key = f"run-claims/{self.id}/{self.pause_seq}"
+        if not self.rt._kv.add(key, self.claimant) and self.rt._kv.get(key) != self.claimant:
             raise _Superseded()
 
     # -- agents ------------------------------------------------------------------
@@ -304,7 +312,13 @@ class Run:
                 self.emit("agent-finish", frame, {"role": agent.role, "depth": frame.depth,
                                                   "text": text, "usage": frame.usage})
                 return text
+            # All calls of one model turn are announced together, so the stream
+            # (and a replay built from it) shows which calls were parallel.
             frame.pending = [{"id": u.id, "name": u.name, "input": u.input} for u in uses]
+            for use in frame.pending:
+                self.emit("tool-call", frame, {"callId": use["id"], "tool": use["name"],
+                                               "args": use["input"]})
+                frame.announced.append(use["id"])
 
     async def _model_turn(self, frame: Frame, agent: AgentSpec,
                           tool_defs: list[dict[str, Any]]) -> tuple[str, list[ToolUse]]:
@@ -469,12 +483,13 @@ class Run:
                                        answer.get("partial"))
                     except RuntimeError:
                         pass  # someone answered first; their decision stands
-        self.parked = approval_id
+        self.parked = self.open_gate = approval_id
         self.status = "paused"
         try:
             decision = await broker.wait(approval_id, self.rt.approval_timeout)
         finally:
             self.parked = None
+        self.open_gate = None
         self.status = "running"
         self._claim()
         self.decided.append(approval_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +31,23 @@ __all__ = ["Runtime", "create_runtime", "INTERPRETERS"]
 INTERPRETERS = ("noop", "scripted", "anthropic")
 
 
-class _Done:
-    """An already-finished awaitable, so a call works with or without ``await``."""
+class _Done(Coroutine[Any, Any, Any]):
+    """An already-finished coroutine: the work happened at call time, so the call works
+    with ``await``, with ``asyncio.run`` and from plain synchronous code alike."""
 
     __slots__ = ("value",)
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+    def send(self, _: Any) -> Any:
+        raise StopIteration(self.value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        raise val if val is not None else typ
+
+    def close(self) -> None:
+        return None
 
     def __await__(self) -> Any:
         return self.value

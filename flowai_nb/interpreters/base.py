@@ -119,5 +119,5 @@ class Interpreter(ABC):
         answer. Raise :class:`InterpreterError` for failures the user should see.
         """
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release network clients. Called when the runtime is closed."""

@@ -1,0 +1,142 @@
+"""DuckDB store: table ``flowai_kv`` in a DuckDB file (or ``":memory:"``).
+
+Handy when the data environment already keeps a DuckDB file. DuckDB lets only
+ONE process open a database file at a time (threads inside that process are
+fine), so a second kernel or script opening the same file fails with a clear
+error; use the ``sqlite``, ``postgres`` or ``redis`` kinds to share a store
+between processes. Every write is its own transaction, logged to DuckDB's WAL
+before it returns; that makes writes slow next to SQLite (hundreds per second
+rather than tens of thousands), so prefer ``sqlite`` for busy approval traffic.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ._common import check_key, check_prefix, check_ttl, expiry, now_ms
+from .base import KeyValueStore, decode, encode
+
+__all__ = ["DuckDBStore"]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS flowai_kv ("
+    "key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, expires_at BIGINT)"
+)
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+_UPSERT = (
+    "INSERT INTO flowai_kv (key, value, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
+)
+_ADD = _UPSERT + " WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= ?"
+
+
+class _Shared:
+    """One connection per database file per process: DuckDB's own concurrency control
+    rejects concurrent conflicting writes from two connections instead of waiting, so
+    every store on one file funnels through a single connection and lock."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn, self.lock, self.users = conn, threading.Lock(), 0
+
+
+_OPEN: dict[str, _Shared] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    try:
+        conn = duckdb.connect(path)
+    except duckdb.IOException as exc:
+        raise duckdb.IOException(
+            f"cannot open DuckDB store at {path!r}: {exc}. DuckDB allows one process per "
+            "database file; use a 'sqlite', 'postgres' or 'redis' store to share state "
+            "between processes."
+        ) from exc
+    conn.execute(_SCHEMA)
+    return conn
+
+
+class DuckDBStore(KeyValueStore):
+    """A :class:`KeyValueStore` in a DuckDB database file (one process per file).
+
+    Args:
+        path: the database file, or ``":memory:"`` (a private in-memory database);
+            missing parent folders are created.
+
+    Stores opened on the same file in one process share one connection.
+    """
+
+    kind = "duckdb"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self._closed = False
+        if self.path == ":memory:":
+            self._key = None
+            self._shared = _Shared(_connect(self.path))
+            return
+        self.path = str(Path(self.path).expanduser())
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._key = os.path.realpath(self.path)
+        with _OPEN_LOCK:
+            shared = _OPEN.get(self._key)
+            if shared is None:
+                shared = _OPEN[self._key] = _Shared(_connect(self.path))
+            shared.users += 1
+        self._shared = shared
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._shared.lock:
+            return self._shared.conn.execute(sql, params).fetchall()
+
+    def get(self, key: str) -> Any | None:
+        check_key(key)
+        rows = self._fetch(f"SELECT value FROM flowai_kv WHERE key = ? AND {_LIVE}", (key, now_ms()))
+        return decode(rows[0][0]) if rows else None
+
+    def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
+        check_key(key)
+        self._fetch(_UPSERT, (key, encode(value), expiry(check_ttl(ttl_ms))))
+
+    def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
+        check_key(key)
+        text, ttl = encode(value), check_ttl(ttl_ms)
+        now = now_ms()
+        rows = self._fetch(_ADD, (key, text, None if ttl is None else now + ttl, now))
+        return rows[0][0] == 1
+
+    def delete(self, key: str) -> bool:
+        check_key(key)
+        rows = self._fetch("DELETE FROM flowai_kv WHERE key = ? RETURNING expires_at", (key,))
+        return bool(rows) and (rows[0][0] is None or rows[0][0] > now_ms())
+
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        check_prefix(prefix)
+        rows = self._fetch(
+            f"SELECT key, value FROM flowai_kv WHERE starts_with(key, ?) AND {_LIVE} ORDER BY key",
+            (prefix, now_ms()),
+        )
+        return [(k, decode(v)) for k, v in rows]
+
+    def close(self) -> None:
+        """Release the connection (DuckDB checkpoints the file when the last one closes)."""
+        if self._key is None:
+            self._shared.conn.close()
+            return
+        with _OPEN_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            self._shared.users -= 1
+            if self._shared.users == 0:
+                del _OPEN[self._key]
+                with self._shared.lock:
+                    self._shared.conn.close()
+
+    def __repr__(self) -> str:
+        return f"<DuckDBStore kind='duckdb' path={self.path!r}>"

@@ -1,0 +1,78 @@
+"""In-process store: a dict behind a lock. Fast, and gone when the process ends."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ._common import check_key, check_prefix, check_ttl, expiry, now_ms
+from .base import KeyValueStore, decode, encode
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(KeyValueStore):
+    """A thread-safe in-memory :class:`KeyValueStore`.
+
+    Values are kept as JSON text, so what you read back is a fresh copy with
+    the same JSON semantics as the persistent backends (tuples come back as
+    lists, dict keys as strings). Nothing survives the process.
+    """
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[str, int | None]] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, key: str, now: int) -> str | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        text, expires_at = entry
+        if expires_at is not None and expires_at <= now:
+            del self._data[key]
+            return None
+        return text
+
+    def get(self, key: str) -> Any | None:
+        check_key(key)
+        with self._lock:
+            text = self._live(key, now_ms())
+        return None if text is None else decode(text)
+
+    def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
+        check_key(key)
+        entry = (encode(value), expiry(check_ttl(ttl_ms)))
+        with self._lock:
+            self._data[key] = entry
+
+    def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
+        check_key(key)
+        text, expires_at = encode(value), check_ttl(ttl_ms)
+        with self._lock:
+            now = now_ms()
+            if self._live(key, now) is not None:
+                return False
+            self._data[key] = (text, None if expires_at is None else now + expires_at)
+            return True
+
+    def delete(self, key: str) -> bool:
+        check_key(key)
+        with self._lock:
+            existed = self._live(key, now_ms()) is not None
+            self._data.pop(key, None)
+            return existed
+
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        check_prefix(prefix)
+        with self._lock:
+            now = now_ms()
+            expired = [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]
+            for k in expired:
+                del self._data[k]
+            found = [(k, text) for k, (text, _) in self._data.items() if k.startswith(prefix)]
+        return [(k, decode(text)) for k, text in sorted(found)]
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore kind='memory' entries={len(self._data)}>"

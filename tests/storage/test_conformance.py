@@ -1,0 +1,353 @@
+"""One behaviour suite that every store kind must pass (memory, sqlite, duckdb, postgres, redis)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowai_nb.storage import KeyValueStore, open_store
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _expire() -> None:
+    """Sleep well past the 1 ms ttl used for entries that must expire."""
+    time.sleep(0.05)
+
+
+def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+# --- basic map behaviour ---------------------------------------------------------------------
+
+def test_put_get_overwrite_delete(store: KeyValueStore) -> None:
+    value = {"text": "héllo ✓", "n": 3, "ratio": 0.5, "ok": True, "none": None, "list": [1, "a"]}
+    assert store.get("k") is None
+    store.put("k", value)
+    assert store.get("k") == value
+    assert "k" in store
+    store.put("k", [1, 2, 3])
+    assert store.get("k") == [1, 2, 3]
+    assert store.delete("k") is True
+    assert store.get("k") is None
+    assert "k" not in store
+    assert store.delete("k") is False
+
+
+def test_values_round_trip_as_json(store: KeyValueStore) -> None:
+    store.put("tuple", (1, 2))
+    store.put("intkeys", {1: "a"})
+    store.put("scalar", "just text")
+    assert store.get("tuple") == [1, 2]
+    assert store.get("intkeys") == {"1": "a"}
+    assert store.get("scalar") == "just text"
+
+
+def test_items_and_keys_are_sorted_and_filtered_by_prefix(store: KeyValueStore) -> None:
+    for key in ["run/2", "run/10", "run/1", "plan/1", "runner", "Run/1"]:
+        store.put(key, key.upper())
+    assert store.keys() == sorted(["run/2", "run/10", "run/1", "plan/1", "runner", "Run/1"])
+    assert store.keys("run/") == ["run/1", "run/10", "run/2"]
+    assert store.items("run/") == [("run/1", "RUN/1"), ("run/10", "RUN/10"), ("run/2", "RUN/2")]
+    assert store.keys("run") == ["run/1", "run/10", "run/2", "runner"]  # case-sensitive
+    assert store.items("nothing") == []
+    assert list(store) == store.keys()
+
+
+_AWKWARD = [
+    "a%b/1", "a%c", "a_b/1", "axb/1", "a*b", "a?b", "a[b]", "a]b", "ab", "a\\b", "A%b",
+    "a-b", "a^b", "a.b", "a'b", 'a"b', "a b", "a\tb",
+]
+
+
+@pytest.mark.parametrize("prefix", ["a%", "a_", "a*", "a?", "a[", "a[b", "a]", "a\\", "a^",
+                                    "a-", "a.", "a'", 'a"', "a "])
+def test_prefixes_with_wildcard_characters_match_literally(
+    store: KeyValueStore, prefix: str
+) -> None:
+    for key in _AWKWARD:
+        store.put(key, key)
+    expected = sorted(k for k in _AWKWARD if k.startswith(prefix))
+    assert expected, "each prefix must select something"
+    assert store.keys(prefix) == expected
+    assert store.items(prefix) == [(k, k) for k in expected]
+
+
+def test_non_ascii_keys_and_prefixes(store: KeyValueStore) -> None:
+    keys = ["é/1", "e/1", "日本/1", "日本/2", "日本語", "😀a", "😀b", "\U0010ffffz", "\U0010ffff"]
+    for key in keys:
+        store.put(key, key)
+    assert store.keys() == sorted(keys)
+    assert store.keys("日本/") == ["日本/1", "日本/2"]
+    assert store.keys("日本") == ["日本/1", "日本/2", "日本語"]
+    assert store.keys("😀") == ["😀a", "😀b"]
+    assert store.keys("\U0010ffff") == ["\U0010ffff", "\U0010ffffz"]
+    assert store.get("日本語") == "日本語"
+
+
+# --- expiry --------------------------------------------------------------------------------
+
+def test_entries_expire_after_their_ttl(store: KeyValueStore) -> None:
+    store.put("short", 1, ttl_ms=1)
+    store.put("long", 2, ttl_ms=60_000)
+    store.put("forever", 3)
+    _expire()
+    assert store.get("short") is None
+    assert "short" not in store
+    assert store.keys() == ["forever", "long"]
+    assert store.items() == [("forever", 3), ("long", 2)]
+    assert store.delete("short") is False
+    assert store.get("long") == 2
+
+
+def test_put_replaces_the_ttl(store: KeyValueStore) -> None:
+    store.put("k", "temporary", ttl_ms=1)
+    store.put("k", "kept")
+    store.put("j", "kept", ttl_ms=60_000)
+    store.put("j", "temporary", ttl_ms=1)
+    _expire()
+    assert store.get("k") == "kept"
+    assert store.get("j") is None
+
+
+def test_add_only_stores_when_absent_or_expired(store: KeyValueStore) -> None:
+    assert store.add("k", "first") is True
+    assert store.add("k", "second") is False
+    assert store.get("k") == "first"
+    store.delete("k")
+    assert store.add("k", "third") is True
+    assert store.get("k") == "third"
+
+    assert store.add("lease", "old", ttl_ms=1) is True
+    _expire()
+    assert store.add("lease", "new", ttl_ms=60_000) is True
+    assert store.get("lease") == "new"
+    assert store.add("lease", "newer") is False
+    assert store.get("lease") == "new"
+
+
+def test_add_with_ttl_expires(store: KeyValueStore) -> None:
+    assert store.add("k", "v", ttl_ms=1) is True
+    _expire()
+    assert store.get("k") is None
+    assert store.keys() == []
+
+
+# --- tenants -------------------------------------------------------------------------------
+
+def test_scoped_stores_isolate_tenants(store: KeyValueStore) -> None:
+    a, b, ab = store.scoped("tenant-a"), store.scoped("tenant-b"), store.scoped("tenant-ab")
+    a.put("x", "a's")
+    b.put("x", "b's")
+    ab.put("x", "ab's")
+    a.put("y/1", 1)
+    assert a.get("x") == "a's"
+    assert b.get("x") == "b's"
+    assert a.items() == [("x", "a's"), ("y/1", 1)]
+    assert b.items() == [("x", "b's")]
+    assert ab.keys() == ["x"]
+    assert b.get("y/1") is None
+    assert b.add("x", "taken?") is False
+    assert b.add("y/1", "b's own") is True
+    assert a.get("y/1") == 1
+    assert a.delete("x") is True
+    assert b.get("x") == "b's"
+    assert store.keys() == ["tenant-a/y/1", "tenant-ab/x", "tenant-b/x", "tenant-b/y/1"]
+    nested = a.scoped("ws-1")
+    nested.put("k", "deep")
+    assert store.get("tenant-a/ws-1/k") == "deep"
+    assert a.keys("ws-1/") == ["ws-1/k"]
+    assert b.keys("ws-1/") == []
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+def test_concurrent_writers_lose_nothing(store: KeyValueStore) -> None:
+    def write(worker: int) -> None:
+        for i in range(40):
+            store.put(f"w{worker}/{i:02d}", {"worker": worker, "i": i})
+            store.put("shared", worker)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(write, range(6)))
+    for worker in range(6):
+        assert store.items(f"w{worker}/") == [
+            (f"w{worker}/{i:02d}", {"worker": worker, "i": i}) for i in range(40)
+        ]
+    assert store.get("shared") in range(6)
+
+
+def _race(adders: list[KeyValueStore], key: str) -> list[int]:
+    barrier = threading.Barrier(len(adders))
+
+    def attempt(index: int) -> bool:
+        barrier.wait()
+        return adders[index].add(key, index)
+
+    with ThreadPoolExecutor(len(adders)) as pool:
+        results = list(pool.map(attempt, range(len(adders))))
+    return [i for i, won in enumerate(results) if won]
+
+
+def test_add_race_between_threads_has_one_winner(store: KeyValueStore) -> None:
+    for round_ in range(5):
+        winners = _race([store] * 6, f"race/{round_}")
+        assert len(winners) == 1
+        assert store.get(f"race/{round_}") == winners[0]
+
+
+def test_add_race_between_connections_has_one_winner(
+    persistent_descriptor: dict[str, Any],
+) -> None:
+    stores = [open_store(persistent_descriptor) for _ in range(4)]
+    try:
+        for round_ in range(5):
+            winners = _race(stores, f"race/{round_}")
+            assert len(winners) == 1
+            assert stores[0].get(f"race/{round_}") == winners[0]
+    finally:
+        for s in stores:
+            s.close()
+
+
+_RACER = """
+import json, sys
+from flowai_nb.storage import open_store
+store = open_store(json.loads(sys.argv[1]))
+me = sys.argv[2]
+wins = [i for i in range(150) if store.add(f"race/{i}", me)]
+for i in range(50):
+    store.put(f"{me}/{i}", i)
+store.close()
+print(json.dumps(wins))
+"""
+
+
+def test_several_processes_share_one_store(shared_descriptor: dict[str, Any]) -> None:
+    names = ["p0", "p1", "p2"]
+    procs = [_python(_RACER, json.dumps(shared_descriptor), name) for name in names]
+    wins = {}
+    for name, proc in zip(names, procs, strict=True):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        wins[name] = set(json.loads(out))
+    store = open_store(shared_descriptor)
+    try:
+        for i in range(150):
+            owners = [name for name in names if i in wins[name]]
+            assert len(owners) == 1, f"race/{i} won by {owners}"
+            assert store.get(f"race/{i}") == owners[0]
+        for name in names:
+            assert store.items(f"{name}/") == sorted((f"{name}/{i}", i) for i in range(50))
+    finally:
+        store.close()
+
+
+# --- durability ----------------------------------------------------------------------------
+
+def test_data_survives_close_and_reopen(persistent_descriptor: dict[str, Any]) -> None:
+    first = open_store(persistent_descriptor)
+    first.put("plain", {"a": 1})
+    first.put("leased", "still here", ttl_ms=600_000)
+    first.scoped("tenant-a").put("x", [1, 2])
+    first.add("once", "first")
+    first.close()
+
+    second = open_store(persistent_descriptor)
+    try:
+        assert second.get("plain") == {"a": 1}
+        assert second.get("leased") == "still here"
+        assert second.scoped("tenant-a").items() == [("x", [1, 2])]
+        assert second.add("once", "again") is False
+    finally:
+        second.close()
+
+
+_CRASHER = """
+import json, os, signal, sys
+from flowai_nb.storage import open_store
+store = open_store(json.loads(sys.argv[1]))
+for i in range(100):
+    store.put(f"k/{i:03d}", {"i": i})
+store.add("added", "yes")
+print("acknowledged", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_acknowledged_writes_survive_a_killed_process(
+    persistent_descriptor: dict[str, Any],
+) -> None:
+    proc = _python(_CRASHER, json.dumps(persistent_descriptor))
+    out, err = proc.communicate(timeout=120)
+    assert out.strip() == "acknowledged", err
+    assert proc.returncode == -9
+    store = open_store(persistent_descriptor)
+    try:
+        assert store.items("k/") == [(f"k/{i:03d}", {"i": i}) for i in range(100)]
+        assert store.get("added") == "yes"
+    finally:
+        store.close()
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("value", "type_name"),
+    [(object(), "object"), ({1, 2}, "set"), (b"bytes", "bytes"), ({"nested": {1j}}, "dict"),
+     (math.nan, "float")],
+)
+def test_non_json_values_raise_type_error_and_change_nothing(
+    store: KeyValueStore, value: Any, type_name: str
+) -> None:
+    store.put("k", "old")
+    with pytest.raises(TypeError, match=type_name):
+        store.put("k", value)
+    with pytest.raises(TypeError, match=type_name):
+        store.add("new", value)
+    assert store.get("k") == "old"
+    assert store.get("new") is None
+
+
+@pytest.mark.parametrize("key", [1, None, b"k", ("a",)])
+def test_non_string_keys_raise_type_error(store: KeyValueStore, key: Any) -> None:
+    with pytest.raises(TypeError, match=type(key).__name__):
+        store.put(key, 1)
+    with pytest.raises(TypeError, match="str"):
+        store.get(key)
+    with pytest.raises(TypeError, match="str"):
+        store.items(key)
+
+
+@pytest.mark.parametrize("ttl", [0, -5, 1.5, "100", True])
+def test_bad_ttl_raises_value_error(store: KeyValueStore, ttl: Any) -> None:
+    with pytest.raises(ValueError, match="ttl_ms"):
+        store.put("k", 1, ttl_ms=ttl)
+    with pytest.raises(ValueError, match="ttl_ms"):
+        store.add("k", 1, ttl_ms=ttl)
+    assert store.get("k") is None
+
+
+def test_repr_names_kind_and_location(store: KeyValueStore, descriptor: dict[str, Any]) -> None:
+    text = repr(store)
+    assert store.kind == descriptor["kind"]
+    assert f"kind='{descriptor['kind']}'" in text
+    location = descriptor.get("path") or descriptor.get("url")
+    if location:
+        assert location in text
+    assert "tenant-a" in repr(store.scoped("tenant-a"))
