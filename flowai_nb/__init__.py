@@ -58,6 +58,10 @@ _LAZY = {
     "Runtime": "flowai_nb.engine.runtime:Runtime",
     "RunStream": "flowai_nb.engine.stream:RunStream",
     "DataEnvironmentConfig": "flowai_nb.authoring.data_environment:DataEnvironmentConfig",
+    **{name: f"flowai_nb.evals:{name}" for name in (
+        "run_eval_sync", "define_test_case", "define_eval_config", "define_eval_request",
+        "define_expected_action", "define_expected_actions", "ResponseScorer",
+        "RawSampleOutput", "score_sample", "EvalArtifact")},
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,5 +90,7 @@ __all__ = [
     "TenantIdentity", "TestingConfig", "ToolSpec", "ToolkitSpec", "create_runtime",
     "define_coordinator", "define_executor", "define_plan", "define_planner", "define_reference",
     "define_runtime", "define_specialist", "define_tenant", "define_tool", "glimpse",
-    "layered_prompt",
+    "layered_prompt", "run_eval_sync", "define_test_case", "define_eval_config",
+    "define_eval_request", "define_expected_action", "define_expected_actions",
+    "ResponseScorer", "RawSampleOutput", "score_sample", "EvalArtifact",
 ]

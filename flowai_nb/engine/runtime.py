@@ -209,7 +209,8 @@ class Runtime:
             from ..data.environment import DataEnvironment
 
             self._data_env = DataEnvironment.from_config(
-                self.data_environment_config, references=self._ref_facade)
+                self.data_environment_config, resolve_reference=self._refs.resolve,
+                create_reference=self._refs.create)
         return self._data_env
 
     @property
@@ -285,6 +286,18 @@ class Runtime:
             raise ValueError(f"unknown specialist {specialist!r}; known specialists: "
                              f"{self._specialists()}")
         return self._start(specialist, prompt, thread_id, approvals, _trace_tags)
+
+    def run_agent(self, agent: str, prompt: str, thread_id: str | None = None, *,
+                  approvals: Any = None, _trace_tags: dict[str, Any] | None = None) -> RunStream:
+        """Run any agent (planner, executor, ...) directly as the entry agent of a run.
+
+        Raises:
+            ValueError: no agent of that name.
+        """
+        names = [a.name for a in self.spec.agents]
+        if agent not in names:
+            raise ValueError(f"unknown agent {agent!r}; known agents: {names}")
+        return self._start(agent, prompt, thread_id, approvals, _trace_tags)
 
     def _resume(self, token: str, thread_id: str | None, approvals: Any) -> RunStream:
         if not isinstance(token, str) or not token.startswith(RESUME_PREFIX):
@@ -380,17 +393,21 @@ class Runtime:
         return self._refs.glimpse(envelope)
 
     # -- evals, MCP --------------------------------------------------------------------------------
-    async def run_eval(self, eval_request: Any) -> dict[str, Any]:
-        """Run an eval request (model, mapping or JSON); returns the artifact dict."""
+    async def run_eval(self, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
+        """Run an eval request (model, mapping or JSON string); returns the artifact dict.
+
+        Raises ``ValueError`` for an unparseable request or another tenant's request.
+        """
         from ..evals import run_eval
 
-        return await run_eval(self, eval_request)
+        return await run_eval(self, eval_request, progress=progress)
 
-    def stream_eval(self, eval_request: Any) -> Any:
-        """Progress envelopes of an eval, ending with ``eval-finish`` carrying the artifact."""
+    def stream_eval(self, eval_request: Any, *, progress: bool = False) -> Any:
+        """Progress envelopes ``{type, evalRunId, seq, data}`` of an eval, ending with
+        ``eval-finish`` carrying the artifact. Async iterator; plain ``for`` works too."""
         from ..evals import stream_eval
 
-        return stream_eval(self, eval_request)
+        return stream_eval(self, eval_request, progress=progress)
 
     async def serve_mcp_stdio(self) -> None:
         """Serve the runtime's tools over MCP on stdio (SPEC §13)."""
