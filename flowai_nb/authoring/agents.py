@@ -187,66 +187,63 @@ def _define(
     )
 
 
-def define_coordinator(name: str, *, model: Any, prompt: str, routes: Iterable[str] = (),
-                       tools: Iterable[ToolSpec | str] = (), plan: PlanSpec | str | None = None,
-                       toolkits: Iterable[ToolkitSpec | str] = (), approval: Any = None,
-                       tool_approvals: Mapping[str, Any] | None = None,
-                       max_turns: int | None = None, stateful: bool = True,
-                       prompt_cache_key: str | None = None) -> AgentSpec:
-    """Declare the coordinator: the entry agent of ``runtime.query``.
+def _constructor(role: Role, *, stateful_default: bool, doc: str) -> Any:
+    """Build ``define_<role>``: one signature for every role, role-specific defaults."""
+
+    def define(name: str, *, model: Any, prompt: str, routes: Iterable[str] = (),
+               tools: Iterable[ToolSpec | str] = (), plan: PlanSpec | str | None = None,
+               toolkits: Iterable[ToolkitSpec | str] = (), approval: Any = None,
+               tool_approvals: Mapping[str, Any] | None = None, max_turns: int | None = None,
+               stateful: bool = stateful_default,
+               prompt_cache_key: str | None = None) -> AgentSpec:
+        return _define(role, name, model=model, prompt=prompt, routes=routes, tools=tools,
+                       plan=plan, toolkits=toolkits, approval=approval,
+                       tool_approvals=tool_approvals, max_turns=max_turns, stateful=stateful,
+                       prompt_cache_key=prompt_cache_key)
+
+    define.__name__ = define.__qualname__ = f"define_{role}"
+    define.__doc__ = doc + _ARGS_DOC
+    return define
+
+
+_ARGS_DOC = """
+
+    Args:
+        name: the agent's unique name.
+        model: a model id string or a :class:`ModelSpec` (``provider`` routes it).
+        prompt: the system prompt; the tools table is appended by ``define_runtime``.
+        routes: agents this one may call with ``call_agent`` (coordinators).
+        tools: :class:`ToolSpec` values (or names of tools given to ``define_runtime``).
+        plan: the plan type it writes or executes (a :class:`PlanSpec` or its name).
+        toolkits: built-in toolkits: ``"catalog"``, ``"sql"``, ``"references"``, ``"kv"``.
+        approval: an approval patch ``{"plans": policy, "tools": policy}``.
+        tool_approvals: ``{tool name: policy}`` for this agent's calls.
+        max_turns: model turns per invocation (default 16).
+        stateful: keep conversation history per thread.
+        prompt_cache_key: key for provider prompt caching.
+    """
+
+define_coordinator = _constructor("coordinator", stateful_default=True, doc="""\
+Declare the coordinator: the entry agent of ``runtime.query``.
 
     It routes work to the agents in ``routes`` with the built-in
     ``call_agent(agent, prompt)`` tool. Stateful by default (keeps per-thread
-    history). Its ``approval`` patch (``{"plans": ..., "tools": ...}``) is
-    applied on top of the runtime's default policies.
-    """
-    return _define("coordinator", name, model=model, prompt=prompt, routes=routes, tools=tools,
-                   plan=plan, toolkits=toolkits, approval=approval, tool_approvals=tool_approvals,
-                   max_turns=max_turns, stateful=stateful, prompt_cache_key=prompt_cache_key)
+    history). Its ``approval`` patch is applied on top of the runtime's
+    default policies.""")
 
+define_planner = _constructor("planner", stateful_default=False, doc="""\
+Declare a planner: it drafts typed plans with the built-in ``store_plan`` tool.
 
-def define_planner(name: str, *, model: Any, prompt: str, routes: Iterable[str] = (),
-                   tools: Iterable[ToolSpec | str] = (), plan: PlanSpec | str | None = None,
-                   toolkits: Iterable[ToolkitSpec | str] = (), approval: Any = None,
-                   tool_approvals: Mapping[str, Any] | None = None,
-                   max_turns: int | None = None, stateful: bool = False,
-                   prompt_cache_key: str | None = None) -> AgentSpec:
-    """Declare a planner: it drafts typed plans with the built-in ``store_plan`` tool.
+    ``plan`` is the plan type it writes.""")
 
-    ``plan`` is the plan type it writes (a :class:`PlanSpec` or its name).
-    """
-    return _define("planner", name, model=model, prompt=prompt, routes=routes, tools=tools,
-                   plan=plan, toolkits=toolkits, approval=approval, tool_approvals=tool_approvals,
-                   max_turns=max_turns, stateful=stateful, prompt_cache_key=prompt_cache_key)
-
-
-def define_executor(name: str, *, model: Any, prompt: str, routes: Iterable[str] = (),
-                    tools: Iterable[ToolSpec | str] = (), plan: PlanSpec | str | None = None,
-                    toolkits: Iterable[ToolkitSpec | str] = (), approval: Any = None,
-                    tool_approvals: Mapping[str, Any] | None = None,
-                    max_turns: int | None = None, stateful: bool = False,
-                    prompt_cache_key: str | None = None) -> AgentSpec:
-    """Declare an executor: it runs stored plans with the built-in ``execute_plan`` tool.
+define_executor = _constructor("executor", stateful_default=False, doc="""\
+Declare an executor: it runs stored plans with the built-in ``execute_plan`` tool.
 
     Execution passes the plans approval gate, then hands the actions to the
-    runtime's ``action_dispatcher``.
-    """
-    return _define("executor", name, model=model, prompt=prompt, routes=routes, tools=tools,
-                   plan=plan, toolkits=toolkits, approval=approval, tool_approvals=tool_approvals,
-                   max_turns=max_turns, stateful=stateful, prompt_cache_key=prompt_cache_key)
+    runtime's ``action_dispatcher``.""")
 
-
-def define_specialist(name: str, *, model: Any, prompt: str, routes: Iterable[str] = (),
-                      tools: Iterable[ToolSpec | str] = (), plan: PlanSpec | str | None = None,
-                      toolkits: Iterable[ToolkitSpec | str] = (), approval: Any = None,
-                      tool_approvals: Mapping[str, Any] | None = None,
-                      max_turns: int | None = None, stateful: bool = False,
-                      prompt_cache_key: str | None = None) -> AgentSpec:
-    """Declare a specialist: an agent with its own tools and toolkits, no routing.
+define_specialist = _constructor("specialist", stateful_default=False, doc="""\
+Declare a specialist: an agent with its own tools and toolkits, no routing.
 
     Run it from a coordinator's ``call_agent`` or directly with
-    ``runtime.run_specialist(name, prompt)``.
-    """
-    return _define("specialist", name, model=model, prompt=prompt, routes=routes, tools=tools,
-                   plan=plan, toolkits=toolkits, approval=approval, tool_approvals=tool_approvals,
-                   max_turns=max_turns, stateful=stateful, prompt_cache_key=prompt_cache_key)
+    ``runtime.run_specialist(name, prompt)``.""")

@@ -65,20 +65,10 @@ class RuntimeSpec(SpecModel):
     providers: dict[str, Any] = Field(default_factory=dict)
     tool_bindings: dict[str, ToolSpec] = Field(default_factory=dict)
 
-    @field_validator("references", mode="before")
+    @field_validator("references", "plans", "tool_bindings", mode="before")
     @classmethod
-    def _refs(cls, value: Any) -> Any:
-        return _keyed(value, "references")
-
-    @field_validator("plans", mode="before")
-    @classmethod
-    def _plans(cls, value: Any) -> Any:
-        return _keyed(value, "plans")
-
-    @field_validator("tool_bindings", mode="before")
-    @classmethod
-    def _tools(cls, value: Any) -> Any:
-        return _keyed(value, "tools")
+    def _by_name(cls, value: Any, info: Any) -> Any:
+        return _keyed(value, info.field_name.replace("_", " "))
 
     @field_validator("toolkits", mode="before")
     @classmethod

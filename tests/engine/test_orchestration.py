@@ -310,3 +310,18 @@ def test_flow_script_is_not_mutated() -> None:
     rt = build_runtime(dispatcher=Dispatcher())
     run(collect(rt.query("x", "t"), answer=approve))
     assert json.dumps(FLOW, sort_keys=True) == before
+
+
+def test_runtime_has_every_method_of_the_reference() -> None:
+    rt = build_runtime()
+    for name in ["query", "run_specialist", "run_eval", "stream_eval", "get_trace",
+                 "list_traces", "create_reference", "resolve_reference", "reference_glimpse",
+                 "respond_to_approval", "pending_approvals", "serve_mcp_stdio",
+                 "serve_mcp_http"]:
+        assert callable(getattr(rt, name)), name
+        assert getattr(rt, name).__doc__, name
+    with pytest.raises(NotImplementedError, match="MCP"):
+        run(rt.serve_mcp_stdio())
+    assert repr(rt) == ("<Runtime tenant='acme@1' interpreter='scripted' agents=[coordinator:"
+                        "router, planner:planner, executor:executor, specialist:analyst] "
+                        "store=memory>")
