@@ -120,6 +120,10 @@ class Runtime:
         self._broker = ApprovalBroker(self._kv)
         self.interpreter = self._make_interpreter(interpreter_name, testing)
         self._interpreters: dict[str, Interpreter] = {interpreter_name: self.interpreter}
+        # Agents routed to another provider get theirs now, so a missing key fails here.
+        for agent in spec.agents:
+            if agent.model is not None and agent.model.provider is not None:
+                self._interpreter_for(agent)
 
     # -- construction helpers ---------------------------------------------------------
     def _open(self, descriptor: StorageFactorySpec | None) -> KeyValueStore:
@@ -158,6 +162,9 @@ class Runtime:
         if provider is None:
             return self.interpreter
         if provider not in self._interpreters:
+            if provider not in INTERPRETERS:
+                raise ValueError(f"agent {agent.name!r} names provider {provider!r}; expected "
+                                 f"one of {INTERPRETERS}")
             self._interpreters[provider] = self._make_interpreter(provider, None)
         return self._interpreters[provider]
 
@@ -419,11 +426,19 @@ class Runtime:
         raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
 
     def close(self) -> None:
-        """Close the stores and the data environment."""
+        """Close the stores and the data environment (see :meth:`aclose` for providers)."""
         if self._data_env is not None:
             self._data_env.close()
+            self._data_env = None
         for store in self._stores:
             store.close()
+        self._stores = []
+
+    async def aclose(self) -> None:
+        """Close the interpreters' network clients, then everything :meth:`close` closes."""
+        for interpreter in self._interpreters.values():
+            await interpreter.aclose()
+        self.close()
 
     def __repr__(self) -> str:
         agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)

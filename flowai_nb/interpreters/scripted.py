@@ -125,6 +125,8 @@ class ScriptedInterpreter(Interpreter):
         if usage := turn.get("usage"):
             yield Usage(input_tokens=int(usage.get("inputTokens", 0)),
                         output_tokens=int(usage.get("outputTokens", 0)),
+                        cache_read_tokens=int(usage.get("cacheReadTokens", 0)),
+                        cache_write_tokens=int(usage.get("cacheWriteTokens", 0)),
                         cost_usd=usage.get("costUsd"))
 
     def __repr__(self) -> str:
