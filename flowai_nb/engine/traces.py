@@ -72,6 +72,10 @@ class TraceRecorder:
             self.ended_at = ts
             self.status = event["status"]
             self.usage = event.get("usage") or {}
+            for span in self.spans.values():  # spans a failure or cancel left open
+                if span["end"] is None:
+                    span.update(end=ts, status="error" if self.status == "failed"
+                                else self.status)
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as stored and returned by ``runtime.get_trace``."""

@@ -132,6 +132,10 @@ def test_interpreter_failure_ends_the_run_failed() -> None:
     assert "script for agent 'planner' ran out: turn 1" in error["message"]
     assert error["where"] == "interpreter:scripted" and error["agent"] == "planner"
     assert types(events)[-2:] == ["error", "run-finish"] and events[-1]["status"] == "failed"
+    spans = rt.get_trace(events[-1]["traceId"])["spans"]
+    assert {s["name"]: s["status"] for s in spans if s["kind"] == "agent"} == {
+        "router": "error", "planner": "error"}
+    assert all(s["end"] is not None for s in spans)
 
 
 def test_script_naming_a_tool_the_agent_lacks_is_an_error_naming_agent_and_turn() -> None:
