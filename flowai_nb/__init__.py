@@ -57,7 +57,8 @@ _LAZY = {
     "create_runtime": "flowai_nb.engine.runtime:create_runtime",
     "Runtime": "flowai_nb.engine.runtime:Runtime",
     "RunStream": "flowai_nb.engine.stream:RunStream",
-    "DataEnvironmentConfig": "flowai_nb.authoring.data_environment:DataEnvironmentConfig",
+    **{name: f"flowai_nb.authoring.data_environment:{name}" for name in (
+        "DataEnvironmentConfig", "CatalogSearchConfig", "CatalogEntry")},
     **{name: f"flowai_nb.evals:{name}" for name in (
         "run_eval_sync", "define_test_case", "define_eval_config", "define_eval_request",
         "define_expected_action", "define_expected_actions", "ResponseScorer",
@@ -85,7 +86,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
-    "DataEnvironmentConfig", "Glimpse", "ModelSpec", "PlanSpec", "ReferenceSpec", "RunStream",
+    "CatalogEntry", "CatalogSearchConfig", "DataEnvironmentConfig", "Glimpse", "ModelSpec", "PlanSpec", "ReferenceSpec", "RunStream",
     "Runtime", "RuntimeSpec", "StorageFactories", "StorageFactorySpec", "TaggedUnion",
     "TenantIdentity", "TestingConfig", "ToolSpec", "ToolkitSpec", "create_runtime",
     "define_coordinator", "define_executor", "define_plan", "define_planner", "define_reference",

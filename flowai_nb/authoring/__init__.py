@@ -12,6 +12,14 @@ from .agents import (
     define_specialist,
 )
 from .approvals import ApprovalOverrides, ApprovalPolicies, ApprovalPolicy, ApprovalPolicyPatch
+from .data_environment import (
+    CatalogEntry,
+    CatalogSearchConfig,
+    ColumnEntry,
+    DataEnvironmentConfig,
+    ForeignKey,
+    GlossaryTerm,
+)
 from .plans import PlanSpec, TaggedUnion, define_plan
 from .prompts import layered_prompt
 from .references import Glimpse, ReferenceSpec, define_reference, glimpse
@@ -23,7 +31,8 @@ from .toolkits import ToolkitSpec
 from .tools import ToolSpec, define_tool
 
 __all__ = [
-    "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
+    "CatalogEntry", "CatalogSearchConfig", "ColumnEntry", "DataEnvironmentConfig", "ForeignKey",
+    "GlossaryTerm", "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
     "Glimpse", "ModelSpec", "PlanSpec", "ReferenceSpec", "RuntimeSpec", "StorageFactories",
     "StorageFactorySpec", "TaggedUnion", "TenantIdentity", "TestingConfig", "ToolSpec",
     "ToolkitSpec", "define_coordinator", "define_executor", "define_plan", "define_planner",

@@ -216,7 +216,8 @@ class Runtime:
             from ..data.environment import DataEnvironment
 
             self._data_env = DataEnvironment.from_config(
-                self.data_environment_config, resolve_reference=self._refs.resolve,
+                self.data_environment_config, tenant=self.tenant,
+                resolve_reference=self._refs.resolve,
                 create_reference=self._refs.create)
         return self._data_env
 
@@ -649,7 +650,5 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
                 f"environment's target database; give the target in one place only"
             )
         config = config.model_copy(update={"target_database_url": target_database_url})
-    if config.tenant_id not in (spec.tenant.resource_id, spec.tenant.key):
-        raise ValueError(f"data environment tenant_id {config.tenant_id!r} does not match the "
-                         f"runtime tenant {spec.tenant.resource_id!r}")
+    config.check_tenant(spec.tenant)
     return config

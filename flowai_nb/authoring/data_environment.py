@@ -1,0 +1,309 @@
+"""The data environment a runtime's agents query: target database, catalog, search index.
+
+Pure data: these models describe *what* to connect to; :mod:`flowai_nb.data`
+does the connecting. Every key is accepted in snake_case or camelCase::
+
+    DataEnvironmentConfig(
+        tenant_id="acme-retail",
+        target_database_url="sqlite:///retail.db",
+        catalog={"kind": "sqlite", "path": "catalog.db"},
+        catalog_search={"index_path": "catalog_index.duckdb"},
+    )
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import SpecModel
+from .storage import StorageFactorySpec
+
+__all__ = [
+    "CATALOG_KINDS", "TARGET_KINDS", "CatalogConfig", "CatalogEntry", "CatalogSearchConfig",
+    "ColumnEntry", "DataEnvironmentConfig", "DuckDBCatalog", "DuckDBTarget", "EmptyCatalog",
+    "ForeignKey", "GlossaryTerm", "InlineCatalog", "PostgresCatalog", "PostgresTarget",
+    "SqliteCatalog", "SqliteTarget", "TargetDatabase", "parse_target_url",
+]
+
+TARGET_KINDS = ("sqlite", "postgres", "duckdb")
+CATALOG_KINDS = ("empty", "inline", "sqlite", "postgres", "duckdb")
+
+
+# -- catalog entries -------------------------------------------------------------------------
+
+
+class GlossaryTerm(SpecModel):
+    """A business term and what it means, e.g. ``GlossaryTerm(term="GMV", definition=...)``."""
+
+    term: str = Field(min_length=1)
+    definition: str
+    synonyms: list[str] = Field(default_factory=list)
+
+
+class ColumnEntry(SpecModel):
+    """One column of a catalogued table, with profile statistics when known."""
+
+    name: str = Field(min_length=1)
+    type: str = ""
+    description: str | None = None
+    null_rate: float | None = None
+    distinct_count: int | None = None
+    sample_values: list[Any] = Field(default_factory=list)
+
+
+class ForeignKey(SpecModel):
+    """A declared relationship: ``columns`` of this table reference ``references_table``."""
+
+    columns: list[str]
+    references_table: str
+    references_columns: list[str]
+
+
+class CatalogEntry(SpecModel):
+    """What the catalog knows about one table.
+
+    ``glossary`` carries business terms that belong to the table; the
+    ``lookup_glossary`` tool searches them across all entries.
+    """
+
+    table: str = Field(min_length=1)
+    description: str | None = None
+    row_count: int | None = None
+    columns: list[ColumnEntry] = Field(default_factory=list)
+    foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    glossary: list[GlossaryTerm] = Field(default_factory=list)
+
+    def column(self, name: str) -> ColumnEntry | None:
+        """The column called ``name`` (case-insensitive), or ``None``."""
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+# -- target databases ------------------------------------------------------------------------
+
+
+class SqliteTarget(SpecModel):
+    """A SQLite file: ``{"kind": "sqlite", "path": "retail.db"}``."""
+
+    kind: Literal["sqlite"] = "sqlite"
+    path: str = Field(min_length=1)
+
+
+class DuckDBTarget(SpecModel):
+    """A DuckDB file: ``{"kind": "duckdb", "path": "warehouse.duckdb"}``."""
+
+    kind: Literal["duckdb"] = "duckdb"
+    path: str = Field(min_length=1)
+
+
+class PostgresTarget(SpecModel):
+    """A PostgreSQL database: ``{"kind": "postgres", "url": "postgresql://user@host/db"}``."""
+
+    kind: Literal["postgres"] = "postgres"
+    url: str = Field(min_length=1)
+
+
+TargetDatabase = Annotated[SqliteTarget | DuckDBTarget | PostgresTarget,
+                           Field(discriminator="kind")]
+
+
+# -- catalogs --------------------------------------------------------------------------------
+
+
+class EmptyCatalog(SpecModel):
+    """A catalog that starts empty (entries may be added at run time)."""
+
+    kind: Literal["empty"] = "empty"
+
+
+class InlineCatalog(SpecModel):
+    """Catalog entries given in the config itself."""
+
+    kind: Literal["inline"] = "inline"
+    entries: list[CatalogEntry] = Field(default_factory=list)
+
+
+class SqliteCatalog(SpecModel):
+    """Catalog entries stored in a SQLite file (table ``table``)."""
+
+    kind: Literal["sqlite"] = "sqlite"
+    path: str = Field(min_length=1)
+    table: str = "flowai_catalog"
+
+
+class DuckDBCatalog(SpecModel):
+    """Catalog entries stored in a DuckDB file (table ``table``)."""
+
+    kind: Literal["duckdb"] = "duckdb"
+    path: str = Field(min_length=1)
+    table: str = "flowai_catalog"
+
+
+class PostgresCatalog(SpecModel):
+    """Catalog entries stored in a PostgreSQL database (table ``table``)."""
+
+    kind: Literal["postgres"] = "postgres"
+    url: str = Field(min_length=1)
+    table: str = "flowai_catalog"
+
+
+CatalogConfig = Annotated[
+    EmptyCatalog | InlineCatalog | SqliteCatalog | DuckDBCatalog | PostgresCatalog,
+    Field(discriminator="kind"),
+]
+
+
+class CatalogSearchConfig(SpecModel):
+    """The catalog's full-text (BM25) index.
+
+    Attributes:
+        index_path: a DuckDB file holding the index; ``None`` keeps it in memory.
+        rebuild_on_start: rebuild from the catalog on start even if the file has an index.
+        write_through: adding a catalog entry updates the index too.
+    """
+
+    index_path: str | None = None
+    rebuild_on_start: bool = False
+    write_through: bool = True
+
+
+# -- the config ------------------------------------------------------------------------------
+
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+
+
+def parse_target_url(url: str) -> SqliteTarget | DuckDBTarget | PostgresTarget:
+    """Turn a database URL or file path into a target descriptor.
+
+    Accepted: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
+    ``duckdb:///path.duckdb``, ``postgresql://user@host:5432/db``,
+    ``postgres://...`` (also ``postgresql+psycopg://...``), and plain paths
+    ending in ``.db``/``.sqlite``/``.sqlite3`` (SQLite) or ``.duckdb``/``.ddb``.
+
+    Raises:
+        ValueError: naming the URL and the accepted forms.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"target_database_url must be a non-empty string, got {url!r}")
+    text = url.strip()
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    base = scheme.split("+", 1)[0]
+    if base in ("postgresql", "postgres"):
+        return PostgresTarget(url=f"{base}://{text.split('://', 1)[1]}")
+    if base in ("sqlite", "duckdb"):
+        path = urlsplit(text).path
+        path = path[1:] if path.startswith("/") else path
+        if not path or path == ":memory:":
+            raise ValueError(f"target_database_url {url!r} names no database file")
+        return SqliteTarget(path=path) if base == "sqlite" else DuckDBTarget(path=path)
+    if not scheme:
+        lowered = text.lower()
+        if lowered.endswith(_SQLITE_SUFFIXES):
+            return SqliteTarget(path=text)
+        if lowered.endswith(_DUCKDB_SUFFIXES):
+            return DuckDBTarget(path=text)
+    raise ValueError(
+        f"unsupported target_database_url {url!r}; expected sqlite:///path.db, "
+        "duckdb:///path.duckdb, postgresql://user@host:5432/db, postgres://..., or a file path "
+        "ending in .db, .sqlite, .sqlite3, .duckdb or .ddb"
+    )
+
+
+def _check_kind(value: Any, field: str, kinds: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        if kind not in kinds:
+            raise ValueError(
+                f"unsupported {field} kind {kind!r}; supported kinds: {', '.join(kinds)}"
+            )
+    return value
+
+
+class DataEnvironmentConfig(SpecModel):
+    """Where agent data tools read from, and how the catalog is kept.
+
+    Attributes:
+        tenant_id: must equal the runtime's tenant (see :meth:`check_tenant`).
+        workspace_id: optional sub-scope within the tenant (catalog rows are keyed by it).
+        kv: a store descriptor (``memory``, ``sqlite``, ``postgres``, ``redis``, ``duckdb``).
+        target_database: a descriptor of the database agents query (sqlite, postgres, duckdb).
+        target_database_url: the same as a URL or file path; exclusive with ``target_database``.
+        target_database_schema: the schema to expose (default ``main``; ``public`` on postgres).
+        catalog: ``empty``, ``inline`` (entries here), or ``sqlite``/``postgres``/``duckdb``
+            (entries stored there). Unset with a target: profiled from the target on first use.
+        catalog_search: the full-text index settings.
+    """
+
+    tenant_id: str = Field(min_length=1)
+    workspace_id: str | None = None
+    kv: StorageFactorySpec | None = None
+    target_database: TargetDatabase | None = None
+    target_database_url: str | None = None
+    target_database_schema: str | None = None
+    catalog: CatalogConfig | None = None
+    catalog_search: CatalogSearchConfig | None = None
+
+    @field_validator("tenant_id", mode="before")
+    @classmethod
+    def _tenant_from_identity(cls, value: Any) -> Any:
+        return getattr(value, "resource_id", value)
+
+    @field_validator("target_database", mode="before")
+    @classmethod
+    def _target_kind(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_target_url(value)
+        return _check_kind(value, "target_database", TARGET_KINDS)
+
+    @field_validator("catalog", mode="before")
+    @classmethod
+    def _catalog_kind(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"kind": value}
+        return _check_kind(value, "catalog", CATALOG_KINDS)
+
+    @field_validator("target_database_url")
+    @classmethod
+    def _url_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_target_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _exclusive_target(self) -> DataEnvironmentConfig:
+        if self.target_database is not None and self.target_database_url is not None:
+            raise ValueError(
+                "give either target_database or target_database_url, not both "
+                f"(got {self.target_database.kind!r} and {self.target_database_url!r})"
+            )
+        return self
+
+    @property
+    def target(self) -> SqliteTarget | DuckDBTarget | PostgresTarget | None:
+        """The target descriptor, from ``target_database`` or ``target_database_url``."""
+        if self.target_database_url is not None:
+            return parse_target_url(self.target_database_url)
+        return self.target_database
+
+    @property
+    def scope(self) -> str:
+        """``tenant_id`` or ``tenant_id/workspace_id``: the key catalog rows are stored under."""
+        return f"{self.tenant_id}/{self.workspace_id}" if self.workspace_id else self.tenant_id
+
+    def check_tenant(self, tenant: Any) -> None:
+        """Raise ``ValueError`` unless ``tenant`` is this config's tenant.
+
+        ``tenant`` is a tenant id string or a ``TenantIdentity`` (its
+        ``resource_id`` or its ``key`` ``"id@version"`` must match).
+        """
+        names = {tenant} if isinstance(tenant, str) else {
+            getattr(tenant, "resource_id", None), getattr(tenant, "key", None)}
+        if self.tenant_id not in names:
+            shown = tenant if isinstance(tenant, str) else getattr(tenant, "key", tenant)
+            raise ValueError(
+                f"data environment tenant_id {self.tenant_id!r} does not match the runtime "
+                f"tenant {shown!r}; set tenant_id to the runtime tenant's resource id"
+            )

@@ -1,0 +1,147 @@
+"""Agent SQL cannot write, touch files, or leave the target: every attempt is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from flowai_nb.data import DataEnvironment, SQLRefused
+from flowai_nb.data.toolkits import TOOLKIT_HANDLERS
+
+from .conftest import make_ctx
+
+run_sql = TOOLKIT_HANDLERS["sql"]["run_sql"]
+
+WRITES = [
+    "INSERT INTO sales (sale_id, sold_on, store_id, product_id, quantity, unit_price) "
+    "VALUES (99999, '2024-01-01', 1, 1, 1, 1.0)",
+    "UPDATE products SET unit_price = 0",
+    "DELETE FROM sales",
+    "DROP TABLE sales",
+    "CREATE TABLE loot AS SELECT * FROM sales",
+    "CREATE VIEW v AS SELECT 1",
+    "ALTER TABLE sales ADD COLUMN x INTEGER",
+    "ATTACH 'other.db' AS other",
+    "DETACH target",
+    "COPY sales TO 'stolen.csv'",
+    "COPY (SELECT * FROM sales) TO 'stolen.parquet' (FORMAT parquet)",
+    "INSTALL httpfs",
+    "LOAD fts",
+    "PRAGMA database_list",
+    "PRAGMA enable_profiling",
+    "SET threads = 1",
+    "RESET threads",
+    "CALL pragma_version()",
+    "EXPORT DATABASE 'dump'",
+    "CHECKPOINT",
+    "BEGIN TRANSACTION",
+    "USE memory",
+    "SELECT 1; DROP TABLE sales",
+    "SELECT 1; SELECT 2",
+    "/* harmless */ DROP TABLE sales",
+    "-- just a comment\n DELETE FROM sales",
+    "SELECT 1 /* ; */ ; DELETE FROM sales",
+    "WITH x AS (SELECT 1) DELETE FROM sales",
+    "WITH x AS (SELECT 1) INSERT INTO stores SELECT * FROM stores",
+    "WITH x AS (SELECT 1) UPDATE stores SET name = 'x'",
+    "PIVOT sales ON store_id USING sum(quantity)",
+]
+
+FILES_AND_ESCAPES = [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_csv_auto('data.csv')",
+    "SELECT * FROM read_parquet('x.parquet')",
+    "SELECT * FROM read_json('x.json')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM 'data.parquet'",
+    "SELECT read_text('/etc/passwd')",
+    "SELECT content FROM read_blob('/etc/passwd')",
+    "SELECT * FROM glob('*')",
+    "SELECT * FROM query('DROP TABLE sales')",
+    "SELECT * FROM query_table('sales')",
+    "SELECT * FROM sqlite_scan('other.db', 't')",
+    "SELECT * FROM duckdb_settings()",
+    "SELECT * FROM pragma_database_list()",
+    "SELECT getenv('HOME')",
+    "SELECT * FROM sales WHERE store_id IN (SELECT 1 FROM read_csv('x.csv'))",
+    "WITH t AS (SELECT * FROM read_parquet('x.parquet')) SELECT * FROM t",
+    "SELECT * FROM memory.main.anything",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM sqlite_master",
+]
+
+
+@pytest.fixture(scope="module")
+def ctx(retail_db: Path) -> Iterator[SimpleNamespace]:
+    """One environment for the whole module: every statement here must leave it unchanged."""
+    env = DataEnvironment({"tenant_id": "acme", "target_database_url": str(retail_db)})
+    yield make_ctx(env)
+    env.close()
+
+
+def _sales_count(ctx: SimpleNamespace) -> int:
+    return run_sql({"sql": "SELECT count(*) AS n FROM sales"}, ctx)["rows"][0][0]
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_writes_and_commands_are_refused(sql: str, ctx: SimpleNamespace, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = _sales_count(ctx)
+    with pytest.raises(SQLRefused) as info:
+        run_sql({"sql": sql}, ctx)
+    assert "SELECT" in str(info.value)  # says what is allowed instead
+    assert _sales_count(ctx) == before
+    assert list(tmp_path.iterdir()) == []  # nothing written next to the process either
+
+
+@pytest.mark.parametrize("sql", FILES_AND_ESCAPES)
+def test_file_functions_and_other_databases_are_refused(sql: str, ctx: SimpleNamespace) -> None:
+    with pytest.raises(SQLRefused, match="not allowed|not available"):
+        run_sql({"sql": sql}, ctx)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT count(*) FROM sales",
+    "  -- comment first\n SELECT count(*) FROM sales  ; ",
+    "WITH s AS (SELECT * FROM sales) SELECT count(*) FROM s",
+    "FROM sales SELECT count(*)",
+    "SELECT count(*) FROM target.sales",
+    "SELECT count(*) FROM target.main.sales",
+    "SELECT count(*) FROM (SELECT * FROM sales UNION ALL SELECT * FROM sales) WHERE false "
+    "OR sale_id > 0 AND sale_id <= 1500",
+])
+def test_read_only_queries_run(sql: str, ctx: SimpleNamespace) -> None:
+    assert run_sql({"sql": sql}, ctx)["rows"] == [[3000]]
+
+
+def test_empty_and_non_text_sql_are_refused(ctx: SimpleNamespace) -> None:
+    for bad in ("", "   ", None, 42):
+        with pytest.raises(SQLRefused, match="non-empty SQL string"):
+            run_sql({"sql": bad}, ctx)
+
+
+def test_unknown_table_names_the_readable_ones(ctx: SimpleNamespace) -> None:
+    with pytest.raises(SQLRefused, match="'orders' is not available.*products, sales, stores"):
+        run_sql({"sql": "SELECT * FROM orders"}, ctx)
+
+
+def test_the_attach_is_read_only_even_past_the_guard(env) -> None:
+    """Second wall: a write sent straight to DuckDB, skipping the guard, still fails."""
+    with pytest.raises(duckdb.Error, match="read-only"):
+        env._con.execute("DELETE FROM target.main.sales")
+    assert env.run_sql("SELECT count(*) FROM sales")["rows"] == [[3000]]
+
+
+def test_files_are_out_of_reach_even_past_the_guard(env, tmp_path: Path) -> None:
+    """Third wall: external access is disabled and locked on the connection."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    with pytest.raises(duckdb.Error, match="disabled"):
+        env._con.execute(f"SELECT * FROM read_csv('{secret}')")
+    with pytest.raises(duckdb.Error, match="locked"):
+        env._con.execute("SET enable_external_access = true")
