@@ -70,6 +70,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine.stream import RunStream  # noqa: F401
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext flowai_nb``: register the flowai magics and rich displays."""
+    from .jupyter.extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext flowai_nb``: remove what :func:`load_ipython_extension` added."""
+    from .jupyter.extension import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:

@@ -36,3 +36,22 @@ def test_wheel_contains_the_widget_assets(tmp_path: Path) -> None:
     assert widget_files, "widgets/ is empty"
     for name in widget_files:
         assert f"flowai_nb/static/{name}" in names
+
+
+def test_a_run_with_built_in_tools_does_not_import_jsonschema() -> None:
+    """jsonschema takes about a second to import: built-in tool schemas use the fast path."""
+    code = """
+import asyncio, json, sys
+import flowai_nb as fa
+spec = fa.define_runtime(fa.define_tenant("a", "1"), agents=[
+    fa.define_coordinator("c", model="m", prompt="p", routes=["s"]),
+    fa.define_specialist("s", model="m", prompt="p", toolkits=["kv"])],
+    providers={"scripted": {"scripts": {
+        "c": [{"tool": "call_agent", "args": {"agent": "s", "prompt": "x"}}, {"text": "ok"}],
+        "s": [{"tool": "kv_put", "args": {"key": "k", "value": 1}}, {"text": "ok"}]}}})
+rt = fa.create_runtime(spec, interpreter="scripted")
+events = asyncio.run(rt.query("x", "t").collect())
+print(json.dumps([events[-1]["status"], "jsonschema" in sys.modules]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["completed", False]

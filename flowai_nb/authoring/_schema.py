@@ -54,7 +54,12 @@ class CompiledSchema:
             return (data if self.from_mapping else inst), data
         if isinstance(value, BaseModel):
             value = value.model_dump(mode="json", by_alias=True)
-        import jsonschema  # lazy: only JSON-schema-only specs need it
+        if _is_simple(self.json_schema):
+            problems = list(_simple_problems(self.json_schema, value, ""))
+            if problems:
+                raise SchemaError(f"{what}: {'; '.join(problems[:5])}")
+            return value, value
+        import jsonschema  # lazy and slow to import: only for schemas the fast path can't read
 
         validator = jsonschema.Draft202012Validator(self.json_schema)
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
@@ -64,6 +69,65 @@ class CompiledSchema:
             )
             raise SchemaError(f"{what}: {problems}")
         return value, value
+
+
+_SIMPLE_KEYS = {"type", "properties", "required", "additionalProperties", "anyOf", "minimum",
+                "maximum", "enum", "description", "default", "title", "items"}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,), "null": (type(None),),
+}
+
+
+def _is_simple(schema: Any) -> bool:
+    """Whether the small built-in validator understands every keyword of ``schema``."""
+    if not isinstance(schema, dict) or not set(schema) <= _SIMPLE_KEYS:
+        return False
+    if isinstance(schema.get("type"), list) or schema.get("type", "object") not in _TYPES:
+        return False
+    if isinstance(schema.get("additionalProperties"), dict):
+        return False
+    children = list((schema.get("properties") or {}).values()) + list(schema.get("anyOf") or [])
+    if "items" in schema:
+        children.append(schema["items"])
+    return all(_is_simple(child) for child in children)
+
+
+def _simple_problems(schema: dict[str, Any], value: Any, path: str) -> Any:
+    """Yield what is wrong with ``value`` (JSON-schema semantics for the simple subset)."""
+    where = path or "<root>"
+    if "anyOf" in schema:
+        if all(list(_simple_problems(option, value, path)) for option in schema["anyOf"]):
+            yield f"{where}: {value!r} is not valid under any of the given schemas"
+        return
+    kind = schema.get("type")
+    if kind is not None:
+        ok = isinstance(value, _TYPES[kind]) and not (
+            kind in ("integer", "number") and isinstance(value, bool))
+        if not ok:
+            yield f"{where}: {value!r} is not of type {kind!r}"
+            return
+    if "enum" in schema and value not in schema["enum"]:
+        yield f"{where}: {value!r} is not one of {schema['enum']!r}"
+    if "minimum" in schema and isinstance(value, int | float) and value < schema["minimum"]:
+        yield f"{where}: {value!r} is less than the minimum of {schema['minimum']!r}"
+    if "maximum" in schema and isinstance(value, int | float) and value > schema["maximum"]:
+        yield f"{where}: {value!r} is greater than the maximum of {schema['maximum']!r}"
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        for name in schema.get("required") or []:
+            if name not in value:
+                yield f"{where}: {name!r} is a required property"
+        if schema.get("additionalProperties") is False:
+            extra = sorted(set(value) - set(props))
+            if extra:
+                yield f"{where}: additional properties are not allowed ({extra} unexpected)"
+        for name, sub in props.items():
+            if name in value:
+                yield from _simple_problems(sub, value[name], f"{path}/{name}".lstrip("/"))
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            yield from _simple_problems(schema["items"], item, f"{path}/{i}".lstrip("/"))
 
 
 def _pydantic_problems(exc: ValidationError) -> str:

@@ -331,8 +331,12 @@ class Run:
         )
         parts: list[str] = []
         uses: list[ToolUse] = []
+        count = 0
         try:
             async for item in interpreter.turn(request):
+                count += 1
+                if count % 2048 == 0:
+                    await asyncio.sleep(0)  # a fast stream must not starve the loop
                 kind = type(item)
                 if kind is TextDelta:
                     parts.append(item.text)

@@ -60,6 +60,11 @@ class RunStream:
         return self._run.id
 
     @property
+    def runtime(self) -> Any:
+        """The :class:`Runtime` running this stream (answers its approvals)."""
+        return self._run.rt
+
+    @property
     def thread_id(self) -> str:
         """The run's top-level thread."""
         return self._run.thread_id

@@ -169,3 +169,25 @@ def test_layered_prompt_is_byte_identical_and_ordered() -> None:
     assert positions == sorted(positions)
     assert first.index("- alpha: stores open at 9") < first.index("- zeta: [1, 2]")
     assert fa.layered_prompt(identity="x") == "# Identity\nx"
+
+
+@pytest.mark.parametrize("args, problem", [
+    ({"q": "x", "n": 2}, None),
+    ({}, "'q' is a required property"),
+    ({"q": 3}, "3 is not of type 'string'"),
+    ({"q": "x", "n": True}, "True is not of type 'integer'"),
+    ({"q": "x", "n": 0}, "less than the minimum"),
+    ({"q": "x", "extra": 1}, "additional properties are not allowed"),
+    ({"q": "x", "ref": 5}, "not valid under any of the given schemas"),
+    ({"q": "x", "ref": "kind:id"}, None),
+])
+def test_simple_json_schemas_validate_without_jsonschema(args, problem) -> None:
+    schema = {"type": "object", "additionalProperties": False, "required": ["q"],
+              "properties": {"q": {"type": "string"}, "n": {"type": "integer", "minimum": 1},
+                             "ref": {"anyOf": [{"type": "object"}, {"type": "string"}]}}}
+    tool = fa.define_tool("t", "d", schema)
+    if problem is None:
+        assert tool.validate_arguments(args) == args
+    else:
+        with pytest.raises(ValueError, match=problem):
+            tool.validate_arguments(args)

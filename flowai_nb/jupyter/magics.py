@@ -1,0 +1,115 @@
+"""The ``%%flowai``, ``%flowai_approvals`` and ``%flowai_traces`` magics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+_RUNTIME_METHODS = ("query", "respond_to_approval", "pending_approvals")
+
+
+def _is_runtime(value: Any) -> bool:
+    return all(callable(getattr(type(value), name, None)) for name in _RUNTIME_METHODS)
+
+
+@magics_class
+class FlowAIMagics(Magics):
+    """Magics that start runs and show approvals and traces of a flowai Runtime."""
+
+    def _runtime(self, name: str | None) -> Any:
+        namespace = self.shell.user_ns
+        if name:
+            if name not in namespace:
+                raise NameError(f"--runtime {name!r}: no variable of that name in the notebook")
+            if not _is_runtime(namespace[name]):
+                raise TypeError(
+                    f"--runtime {name!r} is a {type(namespace[name]).__name__}, not a flowai "
+                    "Runtime (create one with flowai_nb.create_runtime(...))"
+                )
+            return namespace[name]
+        found = sorted(
+            key for key, value in namespace.items()
+            if not key.startswith("_") and _is_runtime(value)
+        )
+        unique = {id(namespace[key]) for key in found}
+        if not found:
+            raise NameError(
+                "no flowai Runtime in the notebook: create one with "
+                "rt = flowai_nb.create_runtime(...) or pass --runtime NAME"
+            )
+        if len(unique) > 1:
+            raise NameError(
+                f"several flowai Runtimes in the notebook ({', '.join(found)}); "
+                "pick one with --runtime NAME"
+            )
+        return namespace[found[0]]
+
+    @magic_arguments()
+    @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
+    @argument("--thread", "-t", default=None, help="conversation thread id (default: a new thread)")
+    @argument("--specialist", "-s", default=None, help="run this specialist directly")
+    @argument(
+        "--approvals", "-a", default=None,
+        help="headless approval policy: auto_approve or auto_reject (default: click the cards)",
+    )
+    @argument("--name", "-n", default=None, help="also store the run handle in this variable")
+    @cell_magic
+    def flowai(self, line: str, cell: str) -> Any:
+        """Run the cell body as a prompt in the background and show the live run view.
+
+        Usage: ``%%flowai [--runtime NAME] [--thread ID] [--specialist NAME]
+        [--approvals POLICY] [--name VAR]``. Without ``--runtime`` the only
+        Runtime in the notebook's namespace is used. ``await`` the handle
+        (``--name``) in a later cell to wait for the run.
+        """
+        from .handle import run
+
+        args = parse_argstring(self.flowai, line)
+        prompt = cell.strip()
+        if not prompt:
+            raise ValueError("%%flowai needs a prompt in the cell body")
+        handle = run(
+            self._runtime(args.runtime), prompt, thread_id=args.thread,
+            approvals=args.approvals, specialist=args.specialist,
+        )
+        if args.name:
+            self.shell.user_ns[args.name] = handle
+        return handle
+
+    @magic_arguments()
+    @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
+    @line_magic
+    def flowai_approvals(self, line: str) -> None:
+        """Show the runtime's pending approvals as approval cards."""
+        from .widgets import ApprovalCard
+
+        args = parse_argstring(self.flowai_approvals, line)
+        runtime = self._runtime(args.runtime)
+        pending = runtime.pending_approvals()
+        if not pending:
+            print("No pending approvals.")
+            return
+        for request in pending:
+            display(ApprovalCard(request, runtime=runtime))
+
+    @magic_arguments()
+    @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
+    @argument("--limit", "-n", type=int, default=10, help="how many recent traces to list")
+    @argument("--thread", "-t", default=None, help="only traces of this thread")
+    @argument("trace_id", nargs="?", default=None, help="show this trace in the trace viewer")
+    @line_magic
+    def flowai_traces(self, line: str) -> Any:
+        """List recent traces, or show one (``%flowai_traces TRACE_ID``) in the trace viewer."""
+        from .widgets import TraceTable, TraceViewer
+
+        args = parse_argstring(self.flowai_traces, line)
+        runtime = self._runtime(args.runtime)
+        if args.trace_id:
+            return TraceViewer.from_runtime(runtime, args.trace_id)
+        traces = sorted(
+            runtime.list_traces(thread_id=args.thread), key=lambda t: t.get("startedAt") or 0
+        )
+        return TraceTable(traces[-args.limit:] if args.limit > 0 else traces)

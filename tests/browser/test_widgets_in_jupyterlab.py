@@ -1,0 +1,121 @@
+"""Approval cards and the run view in a real JupyterLab, clicked by headless chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .lab import open_and_run_all, write_notebook
+
+pytestmark = pytest.mark.browser
+
+SCENARIO = (Path(__file__).resolve().parents[1] / "jupyter" / "scenario.py").read_text()
+RESULT_TIMEOUT = 60_000
+
+
+def _result(page, text: str) -> None:
+    expect(page.locator(".jp-OutputArea-output", has_text=text).first).to_be_visible(
+        timeout=RESULT_TIMEOUT)
+
+
+def test_click_approve_completes_the_run_and_dispatches_once(page, lab, tmp_path) -> None:
+    notebook = write_notebook(tmp_path / "approve.ipynb", [
+        "%load_ext flowai_nb",
+        SCENARIO,
+        "import flowai_nb.jupyter as fj\n"
+        "dispatched = []\n"
+        "rt = build_runtime(dispatched)\n"
+        "h = fj.run(rt, 'refund order 42')\n"
+        "h",
+        "h  # a second view of the running run: it starts from a snapshot",
+        "await h\nprint(f'RESULT dispatched={len(dispatched)} status={h.status}')",
+    ])
+    open_and_run_all(page, lab, notebook)
+    approve = page.locator("button.fa-approve")
+    expect(approve).to_have_count(2, timeout=RESULT_TIMEOUT)
+    expect(page.locator(".fa-run .fa-status")).to_have_text(["waiting for approval"] * 2)
+    expect(page.locator(".fa-approval .fa-asked").first).to_contain_text("order_id")
+    approve.first.click()
+    _result(page, "RESULT dispatched=1 status=completed")
+    expect(page.locator(".fa-approval .fa-decision")).to_have_text(["decision: approve"] * 2)
+    expect(page.locator(".fa-run .fa-status")).to_have_text(["completed"] * 2)
+    expect(page.locator(".fa-run .fa-root > .fa-text")).to_have_text(["Refund done."] * 2)
+    expect(page.locator(".fa-plan tr.fa-action").first).to_have_attribute("data-status", "executed")
+    assert page.errors == []
+
+
+def test_revise_with_feedback_reaches_the_planner(page, lab, tmp_path) -> None:
+    notebook = write_notebook(tmp_path / "revise.ipynb", [
+        "%load_ext flowai_nb",
+        SCENARIO,
+        "import json\nimport flowai_nb.jupyter as fj\n"
+        "dispatched, planner_saw = [], []\n"
+        "rt = build_runtime(dispatched, revise=True)\n"
+        "play = rt.interpreter.turn\n"
+        "def recording(request):\n"
+        "    if request.agent == 'planner':\n"
+        "        planner_saw.append(json.dumps(request.messages))\n"
+        "    return play(request)\n"
+        "rt.interpreter.turn = recording\n"
+        "h = fj.run(rt, 'refund order 42')\n"
+        "h",
+        "await h\n"
+        "print(f'RESULT feedback_seen={\"only 10 EUR\" in planner_saw[-1]} '\n"
+        "      f'dispatched={len(dispatched)} status={h.status}')",
+    ])
+    open_and_run_all(page, lab, notebook)
+    first = page.locator(".fa-approval").first
+    expect(first.locator("button.fa-revise")).to_be_visible(timeout=RESULT_TIMEOUT)
+    first.locator("textarea.fa-feedback").fill("only 10 EUR")
+    first.locator("button.fa-revise").click()
+    expect(first.locator(".fa-decision")).to_have_text("decision: revise (only 10 EUR)")
+    second = page.locator(".fa-approval").nth(1)
+    expect(second.locator(".fa-asked")).to_contain_text("10", timeout=RESULT_TIMEOUT)
+    second.locator("button.fa-approve").click()
+    _result(page, "RESULT feedback_seen=True dispatched=1 status=completed")
+    assert page.errors == []
+
+
+def test_10000_streamed_deltas_render_exactly(page, lab, tmp_path) -> None:
+    deltas = [f"tok{i} " + ("\n" if i % 97 == 0 else "") for i in range(10_000)]
+    notebook = write_notebook(tmp_path / "stream.ipynb", [
+        "%load_ext flowai_nb",
+        SCENARIO,
+        "import json\nimport flowai_nb.jupyter as fj\n"
+        "rt = build_runtime([])\n"
+        "deltas = [f'tok{i} ' + ('\\n' if i % 97 == 0 else '') for i in range(10_000)]\n"
+        "h = fj.start(rt.query(json.dumps({'script': [{'text': deltas}]}), 't-stream'))\n"
+        "h",
+        "await h\nprint(f'RESULT status={h.status} chars={len(h.text)} '\n"
+        "      f'batches={h.view.messages_sent}')",
+    ])
+    open_and_run_all(page, lab, notebook)
+    _result(page, f"RESULT status=completed chars={len(''.join(deltas))}")
+    text = page.locator(".fa-run .fa-root > .fa-text")
+    expect(text).to_have_count(1)
+    expect(page.locator(".fa-run .fa-status")).to_have_text("completed")
+    assert text.evaluate("node => node.textContent") == "".join(deltas)
+    assert page.errors == []
+
+
+def test_the_stop_button_cancels_a_waiting_run(page, lab, tmp_path) -> None:
+    notebook = write_notebook(tmp_path / "stop.ipynb", [
+        "%load_ext flowai_nb",
+        SCENARIO,
+        "import flowai_nb.jupyter as fj\n"
+        "dispatched = []\n"
+        "rt = build_runtime(dispatched)\n"
+        "h = fj.run(rt, 'refund order 42')\n"
+        "h",
+        "await h\nprint(f'RESULT dispatched={len(dispatched)} status={h.status}')",
+    ])
+    open_and_run_all(page, lab, notebook)
+    expect(page.locator(".fa-run .fa-status")).to_have_text("waiting for approval",
+                                                          timeout=RESULT_TIMEOUT)
+    page.locator(".fa-run button.fa-stop").click()
+    _result(page, "RESULT dispatched=0 status=cancelled")
+    expect(page.locator(".fa-run .fa-status")).to_have_text("cancelled")
+    expect(page.locator(".fa-run button.fa-stop")).to_be_hidden()
+    assert page.errors == []
