@@ -7,7 +7,7 @@ frame, and continued in a new kernel by reading it back.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Frame"]
@@ -48,8 +48,14 @@ class Frame:
     started: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """The frame (and its child chain) as JSON."""
-        return asdict(self)
+        """The frame (and its child chain) as JSON-ready data.
+
+        Shares the message lists instead of copying them: a snapshot is encoded
+        by the store right away.
+        """
+        data = {name: getattr(self, name) for name in self.__slots__ if name != "child"}
+        data["child"] = self.child.to_json() if self.child is not None else None
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Frame:

@@ -20,13 +20,13 @@ __all__ = ["KeyValueStore", "ScopedStore", "encode", "decode"]
 
 
 def encode(value: Any) -> str:
-    """Serialise ``value`` to canonical JSON text (sorted keys, no spaces).
+    """Serialise ``value`` to compact JSON text (key order kept, no spaces).
 
     Raises:
         TypeError: naming the value's type when it is not JSON-serialisable.
     """
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"store values must be JSON-serialisable; got {type(value).__name__}: {exc}"

@@ -28,11 +28,13 @@ def open_and_run_all(page, lab, notebook: Path) -> None:
     page.goto(lab.notebook_url(notebook))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     prompt = page.locator(".jp-InputPrompt").first
-    for _ in range(15):
+    for attempt in range(12):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
-            expect(prompt).not_to_have_text("[ ]:", timeout=3000)
+            # Longer waits on later attempts: on a loaded machine an accepted Run All can
+            # take a while to mark the cells, and a second Run All would run them twice.
+            expect(prompt).not_to_have_text("[ ]:", timeout=3000 + 2000 * attempt)
             return
         except AssertionError:
             page.keyboard.press("Escape")
