@@ -55,3 +55,12 @@ print(json.dumps([events[-1]["status"], "jsonschema" in sys.modules]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == ["completed", False]
+
+
+def test_cli_prints_the_version_and_rejects_unknown_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "flowai_nb.cli", "version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == fa.__version__
+    bad = subprocess.run([sys.executable, "-m", "flowai_nb.cli", "launch"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "invalid choice: 'launch'" in bad.stderr

@@ -1,0 +1,30 @@
+"""The ``flowai-nb`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``flowai-nb``: ``demo`` runs the offline demo, ``version`` prints it."""
+    parser = argparse.ArgumentParser(prog="flowai-nb", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="run an agent with an approval, offline, on embedded DuckDB")
+    sub.add_parser("version", help="print the flowai_nb version")
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        from . import __version__
+
+        print(__version__)
+        return 0
+    from .demo import main as demo
+
+    return asyncio.run(demo())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
