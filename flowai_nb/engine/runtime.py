@@ -83,7 +83,7 @@ class Runtime:
     def __init__(self, spec: RuntimeSpec, *, handlers: dict[str, Callable[..., Any]],
                  services: dict[str, Any], predicates: dict[str, Callable[..., Any]],
                  dispatcher: Callable[..., Any] | None, hooks: list[Callable[..., Any]],
-                 data_environment: Any, interpreter_name: str,
+                 data_environment: Any, interpreter_name: str | Interpreter,
                  testing: TestingConfig | None) -> None:
         self.spec = spec
         self.tenant = spec.tenant
@@ -119,7 +119,7 @@ class Runtime:
         self._traces = TraceStore(self._kv)
         self._broker = ApprovalBroker(self._kv)
         self.interpreter = self._make_interpreter(interpreter_name, testing)
-        self._interpreters: dict[str, Interpreter] = {interpreter_name: self.interpreter}
+        self._interpreters: dict[str, Interpreter] = {self.interpreter.name: self.interpreter}
         # Agents routed to another provider get theirs now, so a missing key fails here.
         for agent in spec.agents:
             if agent.model is not None and agent.model.provider is not None:
@@ -131,11 +131,14 @@ class Runtime:
         self._stores.append(store)
         return store
 
-    def _make_interpreter(self, name: str, testing: TestingConfig | None) -> Interpreter:
+    def _make_interpreter(self, name: str | Interpreter,
+                          testing: TestingConfig | None) -> Interpreter:
         if testing is not None:
             from ..interpreters.mock import MockInterpreter
 
             return MockInterpreter(testing.mock_response)
+        if isinstance(name, Interpreter):
+            return name
         if name == "noop":
             from ..interpreters.noop import NoopInterpreter
 
@@ -506,7 +509,7 @@ def create_runtime(
     data_environment: Any = None,
     target_database_url: str | None = None,
     testing: TestingConfig | Mapping[str, Any] | None = None,
-    interpreter: str = "noop",
+    interpreter: str | Interpreter = "noop",
 ) -> Runtime:
     """Build a :class:`Runtime` from a spec plus its Python bindings.
 
@@ -524,7 +527,8 @@ def create_runtime(
             catalog / sql toolkits and ``ctx.data``.
         target_database_url: shorthand for a data environment with this target.
         testing: ``TestingConfig(mock_response=...)``: every turn answers that text.
-        interpreter: ``"noop"`` (default), ``"scripted"`` or ``"anthropic"``.
+        interpreter: ``"noop"`` (default), ``"scripted"`` or ``"anthropic"``, or your own
+            :class:`~flowai_nb.interpreters.Interpreter` instance.
 
     Raises:
         pydantic.ValidationError: the spec or data environment is invalid.
@@ -539,7 +543,11 @@ def create_runtime(
     elif not isinstance(spec, RuntimeSpec):
         raise TypeError(f"spec must be a RuntimeSpec (see define_runtime); "
                         f"got {type(spec).__name__}")
-    if not isinstance(interpreter, str) or interpreter not in INTERPRETERS:
+    if isinstance(interpreter, Interpreter):
+        if testing is not None:
+            raise ValueError("testing=... replaces the interpreter; it cannot be combined with "
+                             f"interpreter={interpreter!r}")
+    elif not isinstance(interpreter, str) or interpreter not in INTERPRETERS:
         raise ValueError(f"unknown interpreter {interpreter!r}; expected one of {INTERPRETERS} "
                          f"(for a mock response use testing=TestingConfig(mock_response=...))")
 

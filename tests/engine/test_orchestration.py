@@ -329,3 +329,20 @@ def test_runtime_has_every_method_of_the_reference() -> None:
     assert repr(rt) == ("<Runtime tenant='acme@1' interpreter='scripted' agents=[coordinator:"
                         "router, planner:planner, executor:executor, specialist:analyst] "
                         "store=memory>")
+
+
+def test_a_custom_interpreter_instance_plays_the_turns() -> None:
+    from flowai_nb.interpreters import Interpreter, TextDelta
+
+    class Echo(Interpreter):
+        name = "echo"
+
+        async def turn(self, request):
+            yield TextDelta(f"{request.agent} heard: {request.messages[-1]['content'][0]['text']}")
+
+    spec = fa.define_runtime(fa.define_tenant("a", "1"),
+                             agents=[fa.define_coordinator("c", model="m", prompt="p")])
+    rt = fa.create_runtime(spec, interpreter=Echo())
+    assert run(collect(rt.query("hello", "t")))[-1]["text"] == "c heard: hello"
+    with pytest.raises(ValueError, match="testing"):
+        fa.create_runtime(spec, interpreter=Echo(), testing={"mock_response": "x"})
