@@ -16,18 +16,28 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .extension import load_ipython_extension, unload_ipython_extension
     from .handle import RunHandle, Summary, run, start
-    from .widgets import ApprovalCard, PlanView, RunView, TraceTable, TraceViewer
+    from .widgets import (
+        ApprovalCard,
+        DataView,
+        EvalView,
+        PlanView,
+        RunView,
+        TraceTable,
+        TraceViewer,
+        eval_view,
+    )
 
 _LAZY = {
     "RunHandle": "handle", "Summary": "handle", "run": "handle", "start": "handle",
     "ApprovalCard": "widgets", "PlanView": "widgets", "RunView": "widgets",
-    "TraceTable": "widgets", "TraceViewer": "widgets",
+    "TraceTable": "widgets", "TraceViewer": "widgets", "DataView": "widgets",
+    "EvalView": "widgets", "eval_view": "widgets",
     "load_ipython_extension": "extension", "unload_ipython_extension": "extension",
 }
 
 __all__ = [
-    "ApprovalCard", "PlanView", "RunHandle", "RunView", "Summary", "TraceTable", "TraceViewer",
-    "load_ipython_extension", "run", "start", "unload_ipython_extension",
+    "ApprovalCard", "DataView", "EvalView", "PlanView", "RunHandle", "RunView", "Summary", "TraceTable", "TraceViewer",
+    "eval_view", "load_ipython_extension", "run", "start", "unload_ipython_extension",
 ]
 
 

@@ -113,3 +113,42 @@ class FlowAIMagics(Magics):
             runtime.list_traces(thread_id=args.thread), key=lambda t: t.get("startedAt") or 0
         )
         return TraceTable(traces[-args.limit:] if args.limit > 0 else traces)
+
+    @magic_arguments()
+    @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
+    @argument("--page-size", type=int, default=50, help="rows per page of a result grid")
+    @argument("source", nargs="*", help="a variable holding a result or DataFrame, or SQL text")
+    @line_magic
+    def flowai_data(self, line: str) -> Any:
+        """Browse the data catalog (no argument), or show a result variable / SQL in a grid."""
+        from .widgets.data_view import DataView
+
+        args = parse_argstring(self.flowai_data, line)
+        source, runtime = " ".join(args.source).strip(), self._runtime(args.runtime)
+        if not source:
+            return DataView(runtime)
+        if source.isidentifier() and source in self.shell.user_ns:
+            value = self.shell.user_ns[source]
+        else:
+            if runtime.data is None:
+                raise ValueError("%flowai_data: this runtime has no data environment; create it "
+                                 "with target_database_url=... or data_environment=...")
+            value = runtime.data.run_sql(source, limit=100_000)
+        return DataView.for_result(value, runtime=runtime, page_size=args.page_size)
+
+    @magic_arguments()
+    @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
+    @argument("--name", "-n", default=None, help="also store the eval view in this variable")
+    @argument("request", help="variable holding an EvalRequest (or its dict / JSON form)")
+    @line_magic
+    def flowai_eval(self, line: str) -> Any:
+        """Run an eval in the background and show its live view (``await VAR`` for the artifact)."""
+        from .widgets.eval_view import eval_view
+
+        args = parse_argstring(self.flowai_eval, line)
+        if args.request not in self.shell.user_ns:
+            raise NameError(f"%flowai_eval {args.request!r}: no variable of that name")
+        view = eval_view(self._runtime(args.runtime), self.shell.user_ns[args.request])
+        if args.name:
+            self.shell.user_ns[args.name] = view
+        return view

@@ -113,3 +113,39 @@ def test_flowai_traces_lists_or_shows_one(shell) -> None:
     assert isinstance(_run(shell, "%flowai_traces t2"), TraceViewer)
     with pytest.raises(LookupError, match="no trace with id 'zz'"):
         _run(shell, "%flowai_traces zz")
+
+
+def test_flowai_data_browses_the_catalog_and_shows_sql_results(shell, tmp_path) -> None:
+    import flowai_nb as fa
+    from flowai_nb.data.sample import make_sample_sqlite
+    from flowai_nb.jupyter import DataView
+
+    db = make_sample_sqlite(tmp_path / "retail.db")
+    spec = fa.define_runtime(fa.define_tenant("a", "1"),
+                             agents=[fa.define_specialist("s", model="m", prompt="p")])
+    shell.extension_manager.load_extension(EXT)
+    shell.user_ns["rt"] = fa.create_runtime(spec, target_database_url=f"sqlite:///{db}")
+    browser = _run(shell, "%flowai_data")
+    assert isinstance(browser, DataView) and repr(browser).startswith("DataView(catalog: 4 tables")
+    grid = _run(shell, "%flowai_data --page-size 10 SELECT sku FROM products ORDER BY sku")
+    assert repr(grid).startswith("DataView(result: 60 rows × 1 columns, rows 1–10 of 60")
+    with pytest.raises(Exception, match="DELETE|read-only|SELECT"):
+        _run(shell, "%flowai_data DELETE FROM products")
+
+
+def test_flowai_eval_starts_a_live_eval_view(shell) -> None:
+    from flowai_nb.jupyter import EvalView
+
+    shell.extension_manager.load_extension(EXT)
+    with pytest.raises(NameError, match="'nope'"):
+        _run(shell, "%flowai_eval nope")
+    _run(shell, "import flowai_nb as fa\n"
+                "from flowai_nb.evals import define_test_case, define_eval_request, "
+                "define_eval_config\n"
+                "spec = fa.define_runtime(fa.define_tenant('a', '1'), agents=["
+                "fa.define_coordinator('c', model='m', prompt='p')])\n"
+                "rt = fa.create_runtime(spec, testing=fa.TestingConfig(mock_response='hi'))\n"
+                "req = define_eval_request([define_test_case('c1', 'hello')], "
+                "define_eval_config(samples_per_case=1))")
+    view = _run(shell, "%flowai_eval req --name ev")
+    assert isinstance(view, EvalView) and shell.user_ns["ev"] is view
