@@ -6,28 +6,35 @@ const TERMINAL = ["completed", "failed", "cancelled"];
 
 class RunRenderer {
   constructor(root, onStop) {
+    // The header (status, usage, Stop) is built once and survives reset(): a
+    // snapshot re-render must never swap the Stop button out under a click.
     this.root = root;
-    this.onStop = onStop;
-    this.reset();
-  }
-
-  reset() {
-    this.root.replaceChildren();
-    this.head = h("div", { class: "fa-run-head" });
     this.statusEl = h("span", { class: "fa-status" });
     this.agentEl = h("span", { class: "fa-agent" });
     this.usageEl = h("span", { class: "fa-usage" });
     this.stopBtn = h("button", {
-      class: "fa-stop", text: "Stop", title: "cancel this run", onclick: () => this.onStop(),
+      class: "fa-stop", text: "Stop", title: "cancel this run",
+      onclick: () => {
+        this.stopBtn.disabled = true;
+        this.stopBtn.textContent = "Stopping…";
+        onStop();
+      },
     });
-    this.head.append(this.statusEl, this.agentEl, this.usageEl, this.stopBtn);
+    this.head = h("div", { class: "fa-run-head" },
+      this.statusEl, this.agentEl, this.usageEl, this.stopBtn);
+    this.reset();
+  }
+
+  reset() {
     this.promptEl = h("div", { class: "fa-prompt" });
     this.body = h("div", { class: "fa-section fa-root" });
     this.errors = h("div", { class: "fa-errors" });
-    this.root.append(this.head, this.promptEl, this.body, this.errors);
+    this.root.replaceChildren(this.head, this.promptEl, this.body, this.errors);
+    this.agentEl.textContent = "";
     this.sections = new Map([["", { el: this.body, last: null }]]);
     this.tools = new Map();
     this.usage = { inputTokens: 0, outputTokens: 0 };
+    this.usageEl.textContent = "";
     this.pending = 0;
     this.setStatus("starting");
   }
@@ -182,7 +189,9 @@ function render({ model, el }) {
   };
   const onMsg = (msg) => {
     if (msg?.type === "snapshot") {
-      showAll(msg.events, msg.seq);
+      // Every view of the model receives the snapshot one of them asked for;
+      // a view that is already up to date keeps its DOM.
+      if (lastSeq === null || msg.seq > lastSeq) showAll(msg.events, msg.seq);
     } else if (msg?.type === "batch" && lastSeq !== null) {
       if (msg.seq <= lastSeq) return;
       if (msg.seq !== lastSeq + 1) {

@@ -42,8 +42,8 @@ def _free_port() -> int:
 class Lab:
     """A running JupyterLab server."""
 
-    def __init__(self, url: str, root: Path) -> None:
-        self.url, self.root = url, root
+    def __init__(self, url: str, root: Path, log: Path) -> None:
+        self.url, self.root, self.log = url, root, log
 
     def api(self, method: str, path: str) -> Any:
         req = urllib.request.Request(f"{self.url}{path}?token={TOKEN}", method=method)
@@ -85,7 +85,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
          "--LabApp.news_url=None"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    server = Lab(f"http://127.0.0.1:{port}", root)
+    server = Lab(f"http://127.0.0.1:{port}", root, home / "lab.log")
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -126,7 +126,8 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def page(browser, lab, request, tmp_path):
-    """A fresh page; on failure a screenshot lands in the test's tmp dir."""
+    """A fresh page; on failure a screenshot lands in the test's tmp dir and the
+    server/kernel log's tail is printed."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
@@ -137,5 +138,6 @@ def page(browser, lab, request, tmp_path):
         shot = tmp_path / "failure.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
+        print("lab.log (tail):", *lab.log.read_text().splitlines()[-40:], sep="\n")
     context.close()
     lab.shutdown_kernels()

@@ -18,24 +18,18 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 def open_and_run_all(page, lab, notebook: Path) -> None:
-    """Open the notebook and Run All, retrying while the kernel is still connecting.
+    """Open the notebook, wait until its kernel is connected, then Run All once.
 
-    A Run All issued before the kernel connects is silently dropped (the first
-    prompt stays ``[ ]:``), so it is repeated until the first cell starts.
+    The toolbar's execution indicator reads "idle" before any kernel exists, and a
+    Run All issued then is dropped (or opens a "Select Kernel" dialog). The status
+    bar only says "<kernel> | Idle" once the kernel connection is up, so that is
+    what we wait for; a single Run All then never runs a cell twice.
     """
     from playwright.sync_api import expect
 
     page.goto(lab.notebook_url(notebook))
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    prompt = page.locator(".jp-InputPrompt").first
-    for attempt in range(12):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            # Longer waits on later attempts: on a loaded machine an accepted Run All can
-            # take a while to mark the cells, and a second Run All would run them twice.
-            expect(prompt).not_to_have_text("[ ]:", timeout=3000 + 2000 * attempt)
-            return
-        except AssertionError:
-            page.keyboard.press("Escape")
-    raise AssertionError("Run All never started the notebook")
+    expect(page.locator(".jp-StatusBar-Widget")).to_contain_text(
+        "Python 3 (ipykernel) | Idle", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    expect(page.locator(".jp-InputPrompt").first).not_to_have_text("[ ]:", timeout=30_000)

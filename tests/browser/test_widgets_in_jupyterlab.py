@@ -114,8 +114,10 @@ def test_the_stop_button_cancels_a_waiting_run(page, lab, tmp_path) -> None:
     open_and_run_all(page, lab, notebook)
     expect(page.locator(".fa-run .fa-status")).to_have_text("waiting for approval",
                                                           timeout=RESULT_TIMEOUT)
-    page.locator(".fa-run button.fa-stop").click()
+    stop = page.locator(".fa-run button.fa-stop")
+    stop.click()
+    expect(stop).to_have_text("Stopping…")  # the click landed; the rest is the kernel's
     _result(page, "RESULT dispatched=0 status=cancelled")
     expect(page.locator(".fa-run .fa-status")).to_have_text("cancelled")
-    expect(page.locator(".fa-run button.fa-stop")).to_be_hidden()
+    expect(stop).to_be_hidden()
     assert page.errors == []
