@@ -107,8 +107,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope, not session: Playwright's sync API keeps an event loop running in the
+    # main thread while it is open, which would break asyncio.run() in every later test.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
