@@ -1,10 +1,13 @@
 """Eval throughput: samples per second on the mock (``testing=``) interpreter.
 
-Runs the same eval (4 cases x 100 samples, each sample a full coordinator run scored
+Runs the same eval (4 cases x N samples, each sample a full coordinator run scored
 by a trajectory and two final-response scorers) at concurrency 1, 4 and 16 and prints
-samples/s. Usage::
+samples/s twice: with the mock answering at once (pure engine and scorer cost, which is
+CPU-bound and cannot scale on 2 cores), and with the mock waiting ``--turn-latency-ms``
+per model turn like a real provider (where concurrency should scale throughput).
+Usage::
 
-    python bench/bench_evals.py [--samples 100] [--repeat 3]
+    python bench/bench_evals.py [--samples 100] [--repeat 3] [--turn-latency-ms 5]
 """
 
 from __future__ import annotations
@@ -21,12 +24,29 @@ from flowai_nb.evals import (
     define_test_case,
     run_eval,
 )
+from flowai_nb.interpreters.mock import MockInterpreter
+ANSWER = "Stock is fine today."
 
 
-def _runtime():
+class _SlowMock(MockInterpreter):
+    """The mock interpreter, waiting like a provider before each turn."""
+
+    def __init__(self, latency_s: float) -> None:
+        super().__init__(ANSWER)
+        self.latency_s = latency_s
+
+    async def turn(self, request):
+        await asyncio.sleep(self.latency_s)
+        async for item in super().turn(request):
+            yield item
+
+
+def _runtime(latency_ms: float = 0.0):
     spec = fa.define_runtime(fa.define_tenant("bench", "1"), agents=[
         fa.define_coordinator("boss", model="mock", prompt="Answer briefly.")])
-    return fa.create_runtime(spec, testing=fa.TestingConfig(mock_response="Stock is fine today."))
+    if latency_ms:
+        return fa.create_runtime(spec, interpreter=_SlowMock(latency_ms / 1000))
+    return fa.create_runtime(spec, testing=fa.TestingConfig(mock_response=ANSWER))
 
 
 def _request(samples: int, concurrency: int):
@@ -51,16 +71,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100, help="samples per case (4 cases)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument("--turn-latency-ms", type=float, default=5.0,
+                        help="simulated provider latency per model turn for the second table")
     args = parser.parse_args()
-    rt = _runtime()
-    asyncio.run(_measure(rt, 5, 4))  # warm-up: imports, first-run caches
-    print(f"eval throughput, mock interpreter, {4 * args.samples} samples per run "
-          f"(best of {args.repeat})")
-    for concurrency in (1, 4, 16):
-        best = max(asyncio.run(_measure(rt, args.samples, concurrency))
-                   for _ in range(args.repeat))
-        print(f"  concurrency {concurrency:>2}: {best:8.0f} samples/s")
-    rt.close()
+    for latency in (0.0, args.turn_latency_ms):
+        rt = _runtime(latency)
+        asyncio.run(_measure(rt, 5, 4))  # warm-up: imports, first-run caches
+        samples = args.samples if not latency else max(10, args.samples // 4)
+        print(f"eval throughput, mock interpreter, {latency:g} ms per turn, {4 * samples} "
+              f"samples per run (best of {args.repeat})")
+        for concurrency in (1, 4, 16):
+            best = max(asyncio.run(_measure(rt, samples, concurrency))
+                       for _ in range(args.repeat))
+            print(f"  concurrency {concurrency:>2}: {best:8.0f} samples/s")
+        rt.close()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ snake_case attributes, camelCase on the wire, both spellings accepted on input.
 
 from __future__ import annotations
 
+import math
+
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -93,7 +95,7 @@ class ResponseScorer(SpecModel):
     kind: Literal["exact", "contains", "regex", "judge"]
     value: str
     required: bool = False
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     ignore_case: bool = False
     name: str | None = None
 
@@ -268,15 +270,18 @@ class EvalConfig(SpecModel):
     @classmethod
     def _non_negative(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         for key, weight in (value or {}).items():
-            if weight < 0:
-                raise ValueError(f"score_weights[{key!r}] = {weight} is negative; "
-                                 "weights must be >= 0")
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"score_weights[{key!r}] = {weight}; weights must be finite "
+                                 "and >= 0")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalConfig:
         if self.mode == "specialist" and not self.target_agent_id:
             raise ValueError("mode 'specialist' needs target_agent_id (the specialist to run)")
+        if self.k_values is not None and not self.k_values:
+            raise ValueError("k_values is empty; give ks in 1..samples_per_case, or None for "
+                             "(1, samples_per_case)")
         for k in self.k_values or ():
             if not 1 <= k <= self.samples_per_case:
                 raise ValueError(f"k_values entry {k} is outside 1..samples_per_case "
@@ -304,12 +309,23 @@ class EvalRequest(SpecModel):
     eval_run_id: str | None = None
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> EvalRequest:
+    def _consistent(self) -> EvalRequest:
         seen: set[str] = set()
         for case in self.test_cases:
             if case.id in seen:
                 raise ValueError(f"duplicate test case id {case.id!r}; ids must be unique")
             seen.add(case.id)
+        known = {"trajectory", "actions", "response"}
+        for case in self.test_cases:
+            counts: dict[str, int] = {}
+            for scorer in case.final_response or ():
+                counts[scorer.label] = counts.get(scorer.label, 0) + 1
+                n = counts[scorer.label]
+                known.add(scorer.label if n == 1 else f"{scorer.label}#{n}")
+        for key in self.config.score_weights or {}:
+            if key not in known:
+                raise ValueError(f"score_weights key {key!r} matches no scorer; known: "
+                                 f"{sorted(known)}")
         return self
 
     def tenant_matches(self, tenant: TenantIdentity) -> bool:

@@ -58,8 +58,12 @@ def test_assert_passed_reads_like_a_failure_report(artifact):
     assert "greets" not in message
 
 
-def test_assert_passed_is_silent_when_passed(artifact):
-    artifact.model_copy(update={"passed": True}).assert_passed()
+def test_assert_passed_is_silent_when_passed():
+    rt = FakeRuntime({"hi": [("text", "Hello there")]})
+    case = define_test_case("greets", "hi", final_response=[ResponseScorer.contains("Hello")])
+    passing = run_eval_sync(rt, define_eval_request([case], define_eval_config(samples_per_case=2)))
+    assert passing.passed is True
+    assert passing.assert_passed() is None
 
 
 def test_text_and_html_summaries_hold_no_run_specific_values(artifact):

@@ -90,7 +90,7 @@ def test_expected_action_keywords_merge_into_payload():
     ({"testCases": [{"id": "a", "prompt": "p"}], "config": {"scorerPreset": "boss"}},
      "unknown scorer_preset 'boss'"),
     ({"testCases": [{"id": "a", "prompt": "p"}], "config": {"scoreWeights": {"x": -1}}},
-     "is negative"),
+     "must be finite and >= 0"),
     ({"testCases": [{"id": "a", "prompt": "p", "approvals": ["maybe"]}]}, "outcome"),
     (42, "got int"),
 ])
@@ -114,3 +114,25 @@ def test_approval_decisions_convert_to_the_engine_form():
     case = _case()
     assert [d.to_engine() for d in case.approvals] == [
         "approve", {"outcome": "reject", "feedback": "too many", "partial": None}]
+
+
+def test_score_weight_keys_must_name_a_scorer() -> None:
+    case = define_test_case("c", "p", expected_trajectory=["a"],
+                            final_response=[ResponseScorer.contains("x")])
+    with pytest.raises(ValueError, match="'trajectroy' matches no scorer"):
+        define_eval_request([case], define_eval_config(score_weights={"trajectroy": 2}))
+    define_eval_request([case], define_eval_config(score_weights={"trajectory": 2,
+                                                                  "response.contains": 1}))
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf")])
+def test_weights_must_be_finite(weight) -> None:
+    with pytest.raises(ValueError):
+        ResponseScorer.contains("x", weight=weight)
+    with pytest.raises(ValueError, match="finite"):
+        define_eval_config(score_weights={"trajectory": weight})
+
+
+def test_empty_k_values_is_an_error() -> None:
+    with pytest.raises(ValueError, match="k_values is empty"):
+        define_eval_config(k_values=[])

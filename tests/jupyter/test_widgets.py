@@ -30,15 +30,18 @@ RUN = [
 
 
 def test_every_widget_has_a_stable_readable_headless_form(fake_runtime: FakeRuntime) -> None:
-    widgets = [
-        RunView.from_events(RUN),
-        PlanView(plan="refund_plan", status="draft", actions=[{"kind": "refund"}]),
-        ApprovalCard(fake_runtime_request(), runtime=fake_runtime),
-        TraceViewer({"traceId": "tr1", "status": "completed", "events": RUN, "spans": []}),
-    ]
-    for widget in widgets:
+    def build():
+        return [
+            RunView.from_events(RUN),
+            PlanView(plan="refund_plan", status="draft", actions=[{"kind": "refund"}]),
+            ApprovalCard(fake_runtime_request(), runtime=fake_runtime),
+            TraceViewer({"traceId": "tr1", "status": "completed", "events": RUN, "spans": []}),
+        ]
+
+    for widget, twin in zip(build(), build(), strict=True):
         bundle = widget._repr_mimebundle_()
-        assert bundle["text/plain"] == repr(widget) == repr(widget)
+        assert bundle["text/plain"] == repr(widget) == repr(twin)
+        assert bundle["text/html"] == twin._repr_mimebundle_()["text/html"]
         assert "0x" not in bundle["text/plain"] and type(widget).__name__ in repr(widget)
         assert bundle["text/html"].startswith("<div class='flowai")
         assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.model_id
