@@ -25,6 +25,7 @@ from flowai_nb.evals import (
     run_eval,
 )
 from flowai_nb.interpreters.mock import MockInterpreter
+
 ANSWER = "Stock is fine today."
 
 

@@ -6,9 +6,8 @@ snake_case attributes, camelCase on the wire, both spellings accepted on input.
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
