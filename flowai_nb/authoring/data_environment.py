@@ -251,6 +251,14 @@ class DataEnvironmentConfig(SpecModel):
     def _tenant_from_identity(cls, value: Any) -> Any:
         return getattr(value, "resource_id", value)
 
+    @field_validator("tenant_id", "workspace_id")
+    @classmethod
+    def _no_separator(cls, value: str | None) -> str | None:
+        # "tenant/workspace" is a storage key: a '/' in either part could reach another's rows.
+        if value is not None and "/" in value:
+            raise ValueError(f"tenant and workspace ids cannot contain '/'; got {value!r}")
+        return value
+
     @field_validator("target_database", mode="before")
     @classmethod
     def _target_kind(cls, value: Any) -> Any:

@@ -42,6 +42,19 @@ class SQLError(ValueError):
     """A query that passed the guard but failed in DuckDB (bad column, type error, ...)."""
 
 
+_GLIMPSE_CELL_CHARS = 200
+
+
+def _clip(value: Any) -> Any:
+    """A glimpse cell: long text is cut so the model never gets a huge glimpse."""
+    if isinstance(value, str) and len(value) > _GLIMPSE_CELL_CHARS:
+        return value[:_GLIMPSE_CELL_CHARS] + "…"
+    if isinstance(value, list | dict):
+        text = json.dumps(value, default=str)
+        return value if len(text) <= _GLIMPSE_CELL_CHARS else text[:_GLIMPSE_CELL_CHARS] + "…"
+    return value
+
+
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -304,7 +317,8 @@ class DataEnvironment:
             raise RuntimeError(
                 f"the result ({len(rows)} rows) is too large to return inline and no reference "
                 "store is available; add a LIMIT or aggregate")
-        glimpse = {"columns": columns, "rowCount": len(rows), "rows": rows[:self.glimpse_rows],
+        glimpse = {"columns": columns, "rowCount": len(rows),
+                   "rows": [[_clip(v) for v in row] for row in rows[:self.glimpse_rows]],
                    "truncated": truncated}
         return create(SQL_RESULT_KIND, {"columns": columns, "rows": rows}, glimpse=glimpse)
 

@@ -73,14 +73,36 @@ def check_sql(sql: Any, con: Any,
         raise SQLRefused(
             "only plain SELECT/WITH queries are allowed (PRAGMA and other commands are not): "
             f"{tree.get('error_message', '')}")
-    return _check_tree(tree["statements"], tables)
+    first = sql.lstrip()
+    while first.startswith(("--", "/*")):  # the leading keyword, past any comments
+        first = (first.split("\n", 1)[1] if first.startswith("--") else
+                 first.split("*/", 1)[1] if "*/" in first else "").lstrip()
+    keyword = (first.split(None, 1) or [""])[0].upper()
+    if not (keyword in ("SELECT", "WITH", "FROM", "VALUES") or first.startswith("(")):
+        # DuckDB types SUMMARIZE, DESCRIBE and SHOW as SELECT; only queries are allowed.
+        raise SQLRefused("only SELECT/WITH queries are allowed; got a statement starting with "
+                         f"{keyword[:20]!r}")
+    return _check_tree(tree["statements"], tables, _relation_names(con))
 
 
-def _check_tree(tree: Any,
-                tables: Collection[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+def _relation_names(con: Any) -> set[str]:
+    """Every table and view name DuckDB could resolve, system views included."""
+    rows = con.execute("SELECT view_name FROM duckdb_views() UNION ALL "
+                       "SELECT table_name FROM duckdb_tables()").fetchall()
+    return {row[0].lower() for row in rows}
+
+
+def _check_tree(tree: Any, tables: Collection[tuple[str, str, str]],
+                relations: Collection[str] = ()) -> set[tuple[str, str, str]]:
     nodes = list(_nodes(tree))
     ctes = {entry["key"].lower() for node in nodes if isinstance(node.get("cte_map"), dict)
             for entry in node["cte_map"].get("map", [])}
+    # A CTE named like a real relation would let a reference to that relation pass as
+    # the CTE (CTE scopes are not modelled here), so such names are refused outright.
+    readable = {t for _, _, t in tables}
+    shadowing = sorted(name for name in ctes if name in relations and name not in readable)
+    if shadowing:
+        raise SQLRefused(f"CTE name(s) {shadowing} shadow database relations; rename them")
     used: set[tuple[str, str, str]] = set()
     for node in nodes:
         kind = node.get("type")

@@ -657,6 +657,7 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
                 f"target_database_url={target_database_url!r} conflicts with the data "
                 f"environment's target database; give the target in one place only"
             )
-        config = config.model_copy(update={"target_database_url": target_database_url})
+        config = DataEnvironmentConfig.model_validate(
+            {**config.model_dump(), "target_database_url": target_database_url})
     config.check_tenant(spec.tenant)
     return config

@@ -322,6 +322,7 @@ class AnthropicInterpreter(Interpreter):
         calls: list[ToolUse] = []
         thinking: list[dict[str, Any]] = []
         stopped = False
+        stop_reason: str | None = None
         try:
             async for event in stream:
                 kind = event.type
@@ -353,6 +354,7 @@ class AnthropicInterpreter(Interpreter):
                         thinking.append({k: v for k, v in block.items() if k != "_json"})
                 elif kind == "message_delta":
                     usage.update(event.usage.model_dump(exclude_none=True))
+                    stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
                 elif kind == "message_stop":
                     stopped = True
                     break
@@ -365,6 +367,11 @@ class AnthropicInterpreter(Interpreter):
             failure = None if stopped else InterpreterError(
                 f"anthropic stream ended before message_stop (agent {request.agent!r}, "
                 f"turn {request.turn}): the response was cut off; its tool calls were not run")
+            if failure is None and stop_reason == "max_tokens":
+                failure = InterpreterError(
+                    f"anthropic reply of agent {request.agent!r} (turn {request.turn}) hit "
+                    f"max_tokens={params['max_tokens']} and was cut off; raise "
+                    f"providers={{'anthropic': {{'maxTokens': ...}}}}")
         finally:
             await stream.close()
         if failure is not None:

@@ -125,3 +125,20 @@ def test_config_is_frozen() -> None:
     config = DataEnvironmentConfig(tenant_id="acme")
     with pytest.raises(ValidationError):
         config.tenant_id = "other"
+
+
+@pytest.mark.parametrize("field", ["tenant_id", "workspace_id"])
+def test_ids_with_a_slash_are_refused(field: str) -> None:
+    values = {"tenant_id": "acme", field: "a/b"}
+    with pytest.raises(ValueError, match="'a/b'"):
+        DataEnvironmentConfig(**values)
+
+
+def test_shorthand_url_is_validated_too() -> None:
+    import flowai_nb as fa
+
+    spec = fa.define_runtime(fa.define_tenant("acme", "1"),
+                             agents=[fa.define_specialist("s", model="m", prompt="p")])
+    with pytest.raises(ValueError, match="mysql"):
+        fa.create_runtime(spec, data_environment=DataEnvironmentConfig(tenant_id="acme"),
+                          target_database_url="mysql://x")

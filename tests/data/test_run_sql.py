@@ -140,3 +140,22 @@ def test_catalog_views_are_queryable(ctx: SimpleNamespace) -> None:
                              "ORDER BY 1"}, ctx)
     assert tables["rows"] == [["inventory", 480], ["products", 60], ["sales", 3000],
                               ["stores", 8]]
+
+
+def test_glimpse_cells_are_clipped_so_the_model_never_gets_a_huge_glimpse(tmp_path) -> None:
+    from flowai_nb.data.environment import DataEnvironment
+
+    made = []
+
+    def create(kind, value, glimpse=None):
+        made.append(glimpse)
+        return {"kind": kind, "id": "x", "glimpse": glimpse}
+
+    env = DataEnvironment({"tenant_id": "acme"}, create_reference=create)
+    try:
+        result = env.run_sql("SELECT repeat('x', 100000) AS big FROM range(3)")
+    finally:
+        env.close()
+    glimpse = made[0]
+    assert result["kind"] == "sql_result" and glimpse["rowCount"] == 3
+    assert all(len(row[0]) <= 201 for row in glimpse["rows"])

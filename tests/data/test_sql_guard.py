@@ -72,6 +72,16 @@ FILES_AND_ESCAPES = [
     "SELECT * FROM memory.main.anything",
     "SELECT * FROM information_schema.tables",
     "SELECT * FROM sqlite_master",
+    # CTEs named like system views must not smuggle the real view in
+    "WITH duckdb_databases AS (SELECT * FROM duckdb_databases) SELECT path FROM duckdb_databases",
+    "WITH sqlite_master AS (SELECT * FROM sqlite_master) SELECT * FROM sqlite_master",
+    "SELECT * FROM pg_settings, (WITH pg_settings AS (SELECT 1) SELECT 1) x",
+    "WITH duckdb_columns AS (SELECT 1 AS x) SELECT * FROM duckdb_columns",
+    # DuckDB types these as SELECT; they are commands, not queries
+    "SUMMARIZE sales",
+    "DESCRIBE sales",
+    "SHOW ALL TABLES",
+    "SHOW DATABASES",
 ]
 
 
@@ -101,7 +111,7 @@ def test_writes_and_commands_are_refused(sql: str, ctx: SimpleNamespace, tmp_pat
 
 @pytest.mark.parametrize("sql", FILES_AND_ESCAPES)
 def test_file_functions_and_other_databases_are_refused(sql: str, ctx: SimpleNamespace) -> None:
-    with pytest.raises(SQLRefused, match="not allowed|not available"):
+    with pytest.raises(SQLRefused, match="not allowed|not available|shadow|only SELECT"):
         run_sql({"sql": sql}, ctx)
 
 
@@ -110,6 +120,8 @@ def test_file_functions_and_other_databases_are_refused(sql: str, ctx: SimpleNam
     "  -- comment first\n SELECT count(*) FROM sales  ; ",
     "WITH s AS (SELECT * FROM sales) SELECT count(*) FROM s",
     "FROM sales SELECT count(*)",
+    "WITH sales AS (SELECT * FROM sales) SELECT count(*) FROM sales",
+    "/* a note */ (SELECT count(*) FROM sales)",
     "SELECT count(*) FROM target.sales",
     "SELECT count(*) FROM target.main.sales",
     "SELECT count(*) FROM (SELECT * FROM sales UNION ALL SELECT * FROM sales) WHERE false "

@@ -347,3 +347,13 @@ def test_adaptive_thinking_is_passed_through(anthropic_server, make_interp):
     play(make_interp(thinking={"type": "adaptive", "display": "summarized"}), request())
     assert anthropic_server.bodies()[0]["thinking"] == {"type": "adaptive",
                                                        "display": "summarized"}
+
+
+def test_a_reply_cut_by_max_tokens_is_an_error_not_a_short_answer(anthropic_server,
+                                                                  make_interp):
+    anthropic_server.script({"text": ["The stores that need"], "stop_reason": "max_tokens",
+                             "usage": {"input_tokens": 10, "output_tokens": 8192}})
+    message, seen = fails(make_interp(), request())
+    assert "hit max_tokens=8192" in message and "maxTokens" in message
+    assert seen[0] == TextDelta("The stores that need")
+    assert isinstance(seen[-1], Usage)  # the billed tokens are still reported
