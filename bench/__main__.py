@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("import", "orchestration", "streaming", "approvals", "evals", "widgets")
+BENCHMARKS = ("import", "orchestration", "streaming", "approvals", "evals", "widgets", "data")
 
 
 def main(argv: list[str]) -> int:
