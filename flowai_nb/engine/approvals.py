@@ -82,6 +82,9 @@ class ApprovalBroker:
     responses exactly one wins, even across processes.
     """
 
+    POLL_SECONDS = 0.5
+    """How often a waiting run checks the store for a decision made elsewhere."""
+
     def __init__(self, kv: KeyValueStore) -> None:
         self._kv = kv
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -115,6 +118,7 @@ class ApprovalBroker:
         if record is None:
             raise RuntimeError(f"unknown approval id {approval_id!r}; "
                                f"see runtime.pending_approvals()")
+        _check_partial(record, outcome, partial)
         decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
                     "decidedAt": now_ms()}
         if record["status"] != "pending" or not self._kv.add(
@@ -150,7 +154,12 @@ class ApprovalBroker:
         return self._kv.get(f"approval-decisions/{approval_id}")
 
     async def wait(self, approval_id: str, timeout: float | None) -> dict[str, Any]:
-        """Wait (without blocking the loop) for a decision; reject on ``timeout`` seconds."""
+        """Wait (without blocking the loop) for a decision; reject on ``timeout`` seconds.
+
+        A decision given in this process wakes the run at once; one written by
+        another process sharing the store (a second kernel, an MCP server) is
+        noticed within :attr:`POLL_SECONDS`.
+        """
         existing = self.decision(approval_id)
         if existing is not None:
             return existing
@@ -159,19 +168,40 @@ class ApprovalBroker:
         if future is None or future.done() or future.get_loop() is not loop:
             future = loop.create_future()
             self._waiters[approval_id] = future
+        deadline = None if timeout is None else loop.time() + timeout
         try:
-            if timeout is None:
-                return await asyncio.shield(future)
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout)
-            except TimeoutError:
+            while True:
+                step = self.POLL_SECONDS if deadline is None else \
+                    max(0.0, min(self.POLL_SECONDS, deadline - loop.time()))
                 try:
-                    return self.resolve(approval_id, "reject", feedback="timed out")
-                except RuntimeError:  # answered at the last moment
-                    return self.decision(approval_id) or await future
+                    return await asyncio.wait_for(asyncio.shield(future), step)
+                except TimeoutError:
+                    found = self.decision(approval_id)
+                    if found is not None:
+                        return found
+                    if deadline is not None and loop.time() >= deadline:
+                        break
+            try:
+                return self.resolve(approval_id, "reject", feedback="timed out")
+            except RuntimeError:  # answered at the last moment
+                return self.decision(approval_id) or await future
         finally:
             if self._waiters.get(approval_id) is future and future.done():
                 self._waiters.pop(approval_id, None)
+
+
+def _check_partial(record: dict[str, Any], outcome: str, partial: Any) -> None:
+    """A partial approval of a plan names the actions to run: indexes into its actions."""
+    if record.get("kind") != "plan" or outcome != "approve" or partial is None:
+        return
+    count = len((record.get("payload") or {}).get("actions") or [])
+    chosen = partial.get("actions") if isinstance(partial, Mapping) else None
+    valid = isinstance(chosen, list) and chosen and all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in chosen)
+    if not valid:
+        raise ValueError(
+            f"partial approval must be {{'actions': [indexes]}} with indexes in 0..{count - 1} "
+            f"of plan {record.get('target')!r}; got {partial!r}")
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:

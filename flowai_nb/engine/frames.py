@@ -31,6 +31,7 @@ class Frame:
         child: the sub-agent frame running inside the current tool call.
         usage: token usage of this invocation.
         started: whether ``agent-start`` was emitted.
+        finished: whether ``agent-finish`` was emitted.
     """
 
     agent: str
@@ -46,6 +47,7 @@ class Frame:
     child: Frame | None = None
     usage: dict[str, Any] = field(default_factory=lambda: {"inputTokens": 0, "outputTokens": 0})
     started: bool = False
+    finished: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The frame (and its child chain) as JSON-ready data.

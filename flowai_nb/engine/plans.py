@@ -68,6 +68,14 @@ class PlanStore:
             raise PlanNotFoundError(f"no plan {plan_id!r} for this tenant")
         return record
 
+    def claim_execution(self, plan_id: str, run_id: str) -> bool:
+        """Reserve ``plan_id`` for execution by ``run_id``; exactly one run ever wins.
+
+        The same run may claim again (a resumed run re-executing its own gate).
+        """
+        key = f"plan-executions/{plan_id}"
+        return self._kv.add(key, run_id) or self._kv.get(key) == run_id
+
     def set_status(self, plan_id: str, status: str, note: Any = None) -> dict[str, Any]:
         """Move a plan to ``status``, appending to its history; return the record."""
         if status not in PLAN_STATUSES:

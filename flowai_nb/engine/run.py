@@ -90,6 +90,8 @@ class Run:
         self.open_gate: str | None = None
         self.cancel_requested = False
         self.decided: list[str] = []
+        self.call_ids: set[str] = set()
+        self._finishing = False
         self.pause_seq: int | None = None
         self.claimant = new_id("claim")
         self.root: Frame | None = None
@@ -117,13 +119,16 @@ class Run:
         return event
 
     def _call_hooks(self, event: dict[str, Any], frame: Frame | None) -> None:
+        failures = []
         for hook in self._hooks:
             try:
                 result = hook(event)
                 if inspect.isawaitable(result):
                     self._chain_hook(result, frame)
             except Exception as exc:  # a hook never breaks the run
-                self._hook_failed(hook, exc, frame)
+                failures.append((hook, exc))
+        for hook, exc in failures:  # reported once every hook has seen this event
+            self._hook_failed(hook, exc, frame)
 
     def _chain_hook(self, awaitable: Any, frame: Frame | None) -> None:
         previous = self._hook_chain
@@ -139,14 +144,16 @@ class Run:
         self._hook_chain = asyncio.ensure_future(run_in_order())
 
     def _hook_failed(self, hook: Any, exc: Exception, frame: Frame | None) -> None:
+        name = getattr(hook, "__qualname__", None) or repr(hook)
+        message = f"event hook {name} raised {type(exc).__name__}: {exc}"
+        if self._finishing:  # nothing may follow run-finish: keep it in the trace instead
+            self.trace.hook_errors.append(message)
+            return
         if self._in_hook_error:
             return
         self._in_hook_error = True
         try:
-            name = getattr(hook, "__qualname__", None) or repr(hook)
-            self.emit("error", frame, {"message": f"event hook {name} raised "
-                                                  f"{type(exc).__name__}: {exc}",
-                                       "where": "event_hook"})
+            self.emit("error", frame, {"message": message, "where": "event_hook"})
         finally:
             self._in_hook_error = False
 
@@ -164,11 +171,13 @@ class Run:
             else:
                 self._claim()  # a restored run: only one copy may continue it
             self.final_text = await self.run_agent(self.root)
-        except _AgentLimit:
+        except _AgentLimit as exc:
             status = "failed"
+            self._unwind(str(exc))
         except _RunFailed as exc:
             self.emit("error", exc.frame, {"message": exc.message, "where": exc.where})
             status = "failed"
+            self._unwind(exc.message)
         except _Superseded:
             self.rt._live.pop(self.id, None)
             if self.stream is not None:
@@ -187,18 +196,61 @@ class Run:
             if task is not None:
                 task.uncancel()
             status = "cancelled"
-            if self.open_gate:
-                self.rt._broker.cancel(self.open_gate)
+            self._unwind("the run was cancelled")
         except Exception as exc:  # a bug must still end the stream readably
-            self.emit("error", None, {"message": f"internal error: {type(exc).__name__}: {exc}",
-                                      "where": "engine"})
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            self.emit("error", None, {"message": message, "where": "engine"})
             status = "failed"
+            self._unwind(message)
         self.rt._live.pop(self.id, None)
         await self._finish(status)
+
+    def _unwind(self, reason: str) -> None:
+        """Close what a failed or cancelled run left open, innermost first.
+
+        Every announced tool call gets its one ``tool-result`` (an error) and every
+        started agent its ``agent-finish``; an open approval is withdrawn.
+        """
+        if self.open_gate:
+            self._withdraw(self.open_gate, reason)
+        chain = []
+        frame = self.root
+        while frame is not None:
+            chain.append(frame)
+            frame = frame.child
+        for frame in reversed(chain):
+            if frame.pending is not None:
+                done = {r["tool_use_id"] for r in frame.results}
+                for use in frame.pending:
+                    if use["id"] in frame.announced and use["id"] not in done:
+                        self.emit("tool-result", frame, {"callId": use["id"], "tool": use["name"],
+                                                         "error": f"not completed: {reason}"})
+            if frame.started and not frame.finished:
+                frame.finished = True
+                agent = self.rt.spec.agent(frame.agent)
+                self.emit("agent-finish", frame, {"role": agent.role, "depth": frame.depth,
+                                                  "text": "", "usage": frame.usage,
+                                                  "error": reason})
+
+    def _withdraw(self, approval_id: str, reason: str) -> None:
+        record = self.rt._broker.get(approval_id)
+        self.rt._broker.cancel(approval_id)
+        self.open_gate = None
+        if record is not None and record["kind"] == "plan":
+            plan = self.rt._plans.get(record["target"])
+            if plan["status"] == "pending_approval":
+                self.rt._plans.set_status(record["target"], "draft",
+                                          {"withdrawn": f"approval withdrawn: {reason}"})
 
     async def _finish(self, status: str) -> None:
         self.status = status
         self.parked = None
+        if self._hook_chain is not None:  # async hooks finish (and report) before the end
+            try:
+                await self._hook_chain
+            except Exception:  # pragma: no cover - reported by the hook itself
+                pass
+        self._finishing = True
         self.emit("run-finish", None, {"status": status, "text": self.final_text,
                                        "usage": dict(self.usage),
                                        "traceId": self.trace.trace_id})
@@ -236,6 +288,7 @@ class Run:
                 "prompt": self.prompt, "seq": self.seq, "usage": self.usage,
                 "root": self.root.to_json(), "options": self.options, "tags": self.tags,
                 "decided": self.decided, "pauseSeq": self.pause_seq,
+                "callIds": sorted(self.call_ids),
                 "traceId": self.trace.trace_id, "status": "paused"}
 
     @classmethod
@@ -248,6 +301,7 @@ class Run:
         run.usage = state["usage"]
         run.root = Frame.from_json(state["root"])
         run.decided = list(state.get("decided") or [])
+        run.call_ids = set(state.get("callIds") or [])
         run.pause_seq = state.get("pauseSeq")
         run.resume_token = RESUME_PREFIX + run.id
         stored = runtime._traces.get(state["traceId"])
@@ -295,6 +349,7 @@ class Run:
                 message = (f"agent {agent.name!r} reached maxTurns={agent.effective_max_turns} "
                            f"without a final answer")
                 self.emit("error", frame, {"message": message, "where": f"agent:{agent.name}"})
+                frame.finished = True
                 self.emit("agent-finish", frame, {"role": agent.role, "depth": frame.depth,
                                                   "text": "", "usage": frame.usage,
                                                   "error": message})
@@ -309,11 +364,17 @@ class Run:
             if not uses:
                 if agent.stateful:
                     self.rt._save_history(agent, frame.thread, frame.messages)
+                frame.finished = True
                 self.emit("agent-finish", frame, {"role": agent.role, "depth": frame.depth,
                                                   "text": text, "usage": frame.usage})
                 return text
             # All calls of one model turn are announced together, so the stream
             # (and a replay built from it) shows which calls were parallel.
+            for u in uses:
+                if u.id in self.call_ids:
+                    raise _RunFailed(f"the interpreter reused tool-use id {u.id!r}; ids must be "
+                                     f"unique within a run", "interpreter", frame)
+                self.call_ids.add(u.id)
             frame.pending = [{"id": u.id, "name": u.name, "input": u.input} for u in uses]
             for use in frame.pending:
                 self.emit("tool-call", frame, {"callId": use["id"], "tool": use["name"],
@@ -474,13 +535,21 @@ class Run:
                        "agent": agent.name, "kind": kind, "target": target,
                        "payload": jsonable(payload), "resumeToken": self.resume_token}
             broker.open(request)
+            self.open_gate = approval_id
             self.emit("approval-required", frame, {
                 "approvalId": approval_id, "kind": kind, "target": target,
                 "payload": request["payload"], "resumeToken": self.resume_token})
             self.pause_seq = self.seq
             self._persist()
             if self.approver is not None:
-                answer = await maybe_await(self.approver(request))
+                try:
+                    answer = await maybe_await(self.approver(request))
+                except (ValueError, TypeError) as exc:
+                    raise _RunFailed(f"the approval policy failed on {approval_id}: {exc}",
+                                     "approver", frame) from None
+                except Exception as exc:
+                    raise _RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
+                                     "approver", frame) from None
                 if answer is not None:
                     try:
                         broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
@@ -631,6 +700,10 @@ class Run:
 
     async def _dispatch(self, frame: Frame, use: dict[str, Any], plan_id: str,
                         decision: dict[str, Any]) -> dict[str, Any]:
+        if not self.rt._plans.claim_execution(plan_id, self.id):
+            return self._tool_result(frame, use, error=(
+                f"plan {plan_id} was already executed by another run; store a new version to "
+                f"run it again"))
         record = self.rt._plans.get(plan_id)
         if record["status"] != "approved":
             self._plan_status(frame, plan_id, "approved")

@@ -89,8 +89,7 @@ class Runtime:
         self.tenant = spec.tenant
         self.services = services
         self.data_environment_config = data_environment
-        self.approval_timeout: float | None = None
-        """Seconds after which a pending approval is rejected with feedback "timed out"."""
+        self._approval_timeout: float | None = None
         self.reference_threshold_bytes = 32_768
         """Tool results larger than this (as JSON) are stored as references automatically."""
         self._handlers = handlers
@@ -124,6 +123,20 @@ class Runtime:
         for agent in spec.agents:
             if agent.model is not None and agent.model.provider is not None:
                 self._interpreter_for(agent)
+
+    @property
+    def approval_timeout(self) -> float | None:
+        """Seconds after which a pending approval is rejected with feedback "timed out"
+        (``None``, the default, waits for as long as it takes)."""
+        return self._approval_timeout
+
+    @approval_timeout.setter
+    def approval_timeout(self, value: float | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not value > 0):
+            raise ValueError(f"approval_timeout must be a positive number of seconds or None; "
+                             f"got {value!r}")
+        self._approval_timeout = value
 
     # -- construction helpers ---------------------------------------------------------
     def _open(self, descriptor: StorageFactorySpec | None) -> KeyValueStore:
@@ -251,6 +264,12 @@ class Runtime:
         thread = thread_id if thread_id is not None else new_id("thread")
         if not isinstance(thread, str) or not thread or "/" in thread:
             raise ValueError(f"thread_id must be a non-empty string without '/'; got {thread!r}")
+        busy = next((r for r in self._live.values() if r.thread_id == thread and _alive(r)), None)
+        if busy is not None:
+            waiting = f" waiting for approval {busy.parked!r}" if busy.parked else ""
+            raise RuntimeError(
+                f"thread {thread!r} already has a run in progress ({busy.id}{waiting}); "
+                f"finish, answer or cancel it first, or use another thread_id")
         run = Run(self, run_id=new_id("run"), thread_id=thread, entry=entry, prompt=text,
                   approver=make_approver(approvals), options=options, tags=dict(tags or {}))
         run.stream = RunStream(run, run.main)
@@ -316,7 +335,7 @@ class Runtime:
                              f"(expected '{RESUME_PREFIX}<run id>')")
         run_id = token[len(RESUME_PREFIX):]
         live = self._live.get(run_id)
-        if live is not None and live.task is not None and not live.task.done():
+        if live is not None and _alive(live):
             stream = RunStream(live, lambda: _follow(live))
             previous, live.stream = live.stream, stream
             if previous is not None:
@@ -448,6 +467,12 @@ class Runtime:
         agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)
         return (f"<Runtime tenant={self.tenant.key!r} interpreter={self.interpreter.name!r} "
                 f"agents=[{agents}] store={self._kv.inner.kind}>")
+
+
+def _alive(run: Run) -> bool:
+    """Whether ``run`` is a task that can still make progress (its loop is running)."""
+    task = run.task
+    return task is not None and not task.done() and task.get_loop().is_running()
 
 
 async def _follow(run: Run) -> None:

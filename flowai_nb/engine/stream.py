@@ -148,6 +148,9 @@ class RunStream:
         try:
             return loop.run_until_complete(self.__anext__())
         except StopAsyncIteration:
+            if loop is self._sync_loop:
+                loop.close()
+                self._sync_loop = None
             raise StopIteration from None
 
     def _loop_for_sync(self) -> asyncio.AbstractEventLoop:

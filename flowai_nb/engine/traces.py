@@ -19,7 +19,7 @@ class TraceRecorder:
     """
 
     __slots__ = ("trace_id", "run_id", "thread_id", "tags", "events", "spans", "_open_agents",
-                 "status", "usage", "started_at", "ended_at")
+                 "status", "usage", "started_at", "ended_at", "hook_errors")
 
     def __init__(self, trace_id: str, run_id: str, thread_id: str,
                  tags: dict[str, Any] | None = None) -> None:
@@ -34,6 +34,7 @@ class TraceRecorder:
         self.usage: dict[str, Any] = {}
         self.started_at: int | None = None
         self.ended_at: int | None = None
+        self.hook_errors: list[str] = []
 
     def add(self, event: dict[str, Any]) -> None:
         """Record one event (called by the run for every event it emits)."""
@@ -84,6 +85,7 @@ class TraceRecorder:
             "evalRunId": self.tags.get("evalRunId"), "testCaseId": self.tags.get("testCaseId"),
             "status": self.status, "startedAt": self.started_at, "endedAt": self.ended_at,
             "usage": self.usage, "events": self.events, "spans": list(self.spans.values()),
+            "hookErrors": self.hook_errors,
         }
 
     @classmethod

@@ -15,6 +15,18 @@ def approve(event):
     return ("approve",)
 
 
+def assert_paired(events: list[dict]) -> None:
+    """Every tool call has exactly one result and every agent start one finish, even on failure."""
+    calls = [e["callId"] for e in events if e["type"] == "tool-call"]
+    results = [e["callId"] for e in events if e["type"] == "tool-result"]
+    assert sorted(calls) == sorted(results) and len(set(calls)) == len(calls)
+    starts = [(e["agent"], e.get("parentId")) for e in events if e["type"] == "agent-start"]
+    finishes = [(e["agent"], e.get("parentId")) for e in events if e["type"] == "agent-finish"]
+    assert sorted(starts, key=str) == sorted(finishes, key=str)
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert types(events).count("run-finish") == 1 and events[-1]["type"] == "run-finish"
+
+
 def test_full_flow_runs_to_completion_with_one_dispatch(dispatcher: Dispatcher) -> None:
     rt = build_runtime(dispatcher=dispatcher)
     events = run(collect(rt.query("restock", "t1"), answer=approve))
@@ -131,7 +143,10 @@ def test_interpreter_failure_ends_the_run_failed() -> None:
     error = of(events, "error")[0]
     assert "script for agent 'planner' ran out: turn 1" in error["message"]
     assert error["where"] == "interpreter:scripted" and error["agent"] == "planner"
-    assert types(events)[-2:] == ["error", "run-finish"] and events[-1]["status"] == "failed"
+    assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "failed"
+    assert types(events)[-5:] == ["error", "agent-finish", "tool-result", "agent-finish",
+                                  "run-finish"]
+    assert_paired(events)
     spans = rt.get_trace(events[-1]["traceId"])["spans"]
     assert {s["name"]: s["status"] for s in spans if s["kind"] == "agent"} == {
         "router": "error", "planner": "error"}
@@ -153,6 +168,7 @@ def test_dispatcher_failure_fails_the_plan_and_the_run() -> None:
     assert of(events, "error")[0]["where"] == "dispatcher"
     assert "ERP offline" in of(events, "error")[0]["message"]
     assert events[-1]["status"] == "failed"
+    assert_paired(events)
     plan = rt.get_plan("r1")
     assert plan["status"] == "failed" and "ERP offline" in plan["history"][-1]["note"]["error"]
 
@@ -267,6 +283,9 @@ def test_cancel_ends_the_run_cancelled() -> None:
     events = run(main())
     assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "cancelled"
     assert rt.pending_approvals() == []
+    assert_paired(events)
+    plan = rt.get_plan("r1")
+    assert plan["status"] == "draft" and "withdrawn" in plan["history"][-1]["note"]
 
 
 def test_prompt_script_drives_the_entry_agent() -> None:
@@ -346,3 +365,62 @@ def test_a_custom_interpreter_instance_plays_the_turns() -> None:
     assert run(collect(rt.query("hello", "t")))[-1]["text"] == "c heard: hello"
     with pytest.raises(ValueError, match="testing"):
         fa.create_runtime(spec, interpreter=Echo(), testing={"mock_response": "x"})
+
+
+def test_max_turns_failure_pairs_every_call() -> None:
+    spec = fa.define_runtime(fa.define_tenant("a", "1"), agents=[
+        fa.define_specialist("looper", model="m", prompt="p", max_turns=2, toolkits=["kv"])],
+        providers={"scripted": {"scripts": {"looper": [
+            {"tools": [{"tool": "kv_list", "args": {}}, {"tool": "kv_get", "args": {"key": "k"}}]}
+        ] * 5}}})
+    events = run(collect(fa.create_runtime(spec, interpreter="scripted").run_specialist(
+        "looper", "go")))
+    assert events[-1]["status"] == "failed"
+    assert_paired(events)
+
+
+def test_an_interpreter_reusing_tool_use_ids_fails_the_run() -> None:
+    from flowai_nb.interpreters import Interpreter, ToolUse
+
+    ran: list[dict] = []
+
+    @fa.define_tool("wire", "Wire money", {"amount": int}, approval="always")
+    def wire(args, ctx):
+        ran.append(args)
+
+    class Sloppy(Interpreter):
+        name = "sloppy"
+
+        async def turn(self, request):
+            if request.turn <= 2:
+                yield ToolUse(id="toolu_1", name="wire", input={"amount": 10 * request.turn})
+
+    spec = fa.define_runtime(fa.define_tenant("a", "1"), agents=[
+        fa.define_specialist("bank", model="m", prompt="p", tools=[wire])])
+    rt = fa.create_runtime(spec, interpreter=Sloppy())
+    events = run(collect(rt.run_specialist("bank", "pay"), answer=approve))
+    assert "reused tool-use id 'toolu_1'" in of(events, "error")[0]["message"]
+    assert ran == [{"amount": 10}]  # the second call never ran, approved or not
+    assert_paired(events)
+
+
+def test_a_raising_hook_is_reported_after_every_hook_saw_the_event(dispatcher) -> None:
+    seen: list[int] = []
+
+    def bad(event):
+        if event["seq"] == 1:
+            raise RuntimeError("boom")
+
+    def record(event):
+        seen.append(event["seq"])
+
+    def bad_at_the_end(event):
+        if event["type"] == "run-finish":
+            raise RuntimeError("late")
+
+    rt = build_runtime(dispatcher=dispatcher, event_hooks=[bad, record, bad_at_the_end])
+    events = run(collect(rt.query("x", "t"), answer=approve))
+    assert seen == [e["seq"] for e in events]  # in order, including the error event
+    assert events[-1]["type"] == "run-finish"  # nothing after the end
+    trace = rt.get_trace(events[-1]["traceId"])
+    assert any("late" in message for message in trace["hookErrors"])
