@@ -14,7 +14,7 @@ does the connecting. Every key is accepted in snake_case or camelCase::
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -194,12 +194,12 @@ def parse_target_url(url: str) -> SqliteTarget | DuckDBTarget | PostgresTarget:
     if base in ("postgresql", "postgres"):
         return PostgresTarget(url=f"{base}://{text.split('://', 1)[1]}")
     if base in ("sqlite", "duckdb"):
-        path = urlsplit(text).path
+        path = unquote(urlsplit(text).path)
         path = path[1:] if path.startswith("/") else path
         if not path or path == ":memory:":
             raise ValueError(f"target_database_url {url!r} names no database file")
         return SqliteTarget(path=path) if base == "sqlite" else DuckDBTarget(path=path)
-    if not scheme:
+    if not scheme and not text.lower().startswith(("sqlite:", "duckdb:", "postgres")):
         lowered = text.lower()
         if lowered.endswith(_SQLITE_SUFFIXES):
             return SqliteTarget(path=text)

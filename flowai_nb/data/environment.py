@@ -108,10 +108,10 @@ class DataEnvironment:
         self.target: Target | None = None
         try:
             self._setup()
+            self.catalog = self._make_catalog()
         except BaseException:
             self._con.close()
             raise
-        self.catalog = self._make_catalog()
         self._views_version = -1
         self._readable: set[tuple[str, str, str]] | None = None
 
@@ -244,9 +244,6 @@ class DataEnvironment:
         if self._views_version == self.catalog.version:
             return
         con = self._con
-        con.execute("BEGIN")
-        for view in _VIEW_DDL:
-            con.execute(f"DELETE FROM memory.{_VIEWS}.{view}")
         rows = {
             "tables": [(e.table, e.description, e.row_count, len(e.columns)) for e in entries],
             "columns": [(e.table, c.name, c.type, c.description, c.null_rate, c.distinct_count)
@@ -254,11 +251,19 @@ class DataEnvironment:
             "glossary": [(g.term, g.definition, list(g.synonyms), e.table)
                          for e in entries for g in e.glossary],
         }
-        for view, values in rows.items():
-            if values:
-                marks = ", ".join("?" * len(values[0]))
-                con.executemany(f"INSERT INTO memory.{_VIEWS}.{view} VALUES ({marks})", values)
-        con.execute("COMMIT")
+        con.execute("BEGIN")
+        try:
+            for view in _VIEW_DDL:
+                con.execute(f"DELETE FROM memory.{_VIEWS}.{view}")
+            for view, values in rows.items():
+                if values:
+                    marks = ", ".join("?" * len(values[0]))
+                    con.executemany(f"INSERT INTO memory.{_VIEWS}.{view} VALUES ({marks})",
+                                    values)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         self._views_version = self.catalog.version
 
     def _execute(self, sql: str, fetch: Callable[[Any], Any]) -> Any:

@@ -142,3 +142,11 @@ def test_shorthand_url_is_validated_too() -> None:
     with pytest.raises(ValueError, match="mysql"):
         fa.create_runtime(spec, data_environment=DataEnvironmentConfig(tenant_id="acme"),
                           target_database_url="mysql://x")
+
+
+def test_url_paths_are_percent_decoded_and_scheme_typos_refused() -> None:
+    from flowai_nb.authoring.data_environment import parse_target_url
+
+    assert parse_target_url("sqlite:///my%20data.db").path == "my data.db"
+    with pytest.raises(ValueError, match="'sqlite:x.db'"):
+        parse_target_url("sqlite:x.db")
