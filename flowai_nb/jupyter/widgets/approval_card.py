@@ -126,4 +126,17 @@ class ApprovalCard(FlowWidget):
             else "<div><i>waiting for a decision (open in JupyterLab to click)</i></div>"
         )
         title = f"approval needed · {esc(self.kind)} <code>{esc(self.target)}</code>"
-        return frame(title, kv_html(self.payload) + decision, "flowai-approval")
+        return frame(title, self._asked_html() + decision, "flowai-approval")
+
+    def _asked_html(self) -> str:
+        """Plan actions as a numbered table (as the live card shows them); tool args as rows."""
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        actions = payload.get("actions")
+        if self.kind != "plan" or not isinstance(actions, list):
+            return kv_html(self.payload)
+        rows = "".join(
+            f"<tr><td>{i}</td><td><b>{esc(a.get('kind', '?'))}</b></td>"
+            f"<td>{kv_html(a.get('payload'))}</td></tr>"
+            for i, a in enumerate(actions) if isinstance(a, dict))
+        body = {k: v for k, v in (payload.get("body") or {}).items() if k != "actions"}
+        return f"<table>{rows}</table>" + (kv_html(body) if body else "")
