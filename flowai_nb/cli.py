@@ -10,10 +10,13 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``flowai-nb``: ``demo`` runs the offline demo, ``version`` prints it."""
+    """Entry point of ``flowai-nb``: ``demo [--yes]`` runs the offline demo, ``version`` prints it."""
     parser = argparse.ArgumentParser(prog="flowai-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run an agent with an approval, offline, on embedded DuckDB")
+    from .demo import add_arguments
+
+    add_arguments(sub.add_parser(
+        "demo", help="run an agent with an approval, offline, on embedded DuckDB"))
     sub.add_parser("version", help="print the flowai_nb version")
     args = parser.parse_args(argv)
     if args.command == "version":
@@ -23,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .demo import main as demo
 
-    return asyncio.run(demo())
+    return asyncio.run(demo(yes=args.yes))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ dispatched. Model turns are played by the scripted interpreter, so it runs
 offline and the same way every time; use ``interpreter="anthropic"`` for a live
 model.
 
-Run it with ``python -m flowai_nb.demo``. In a terminal it asks you to approve;
-without one (CI, pipes) it approves on your behalf and says so.
+Run it with ``python -m flowai_nb.demo [--yes]`` (or ``flowai-nb demo``). It asks
+you to approve, reject or revise on stdin; ``--yes`` approves without asking, and
+when stdin has no answer (closed, as in CI) it approves on your behalf and says so.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sqlite3
@@ -58,6 +60,8 @@ def build(db: Path) -> fa.RuntimeSpec:
     low = _low_stock(db)
     orders = [{"kind": "restock", "store": "Lisbon", "sku": sku,
                "units": 2 * reorder - on_hand} for sku, _name, on_hand, reorder in low]
+    smaller = [{**order, "units": reorder - on_hand}
+               for order, (_sku, _name, on_hand, reorder) in zip(orders, low, strict=True)]
     skus = ", ".join(sku for sku, *_ in low)
     plan = fa.define_plan("restock", RestockPlan)
     scripts = {
@@ -69,7 +73,8 @@ def build(db: Path) -> fa.RuntimeSpec:
                                             "prompt": f"Plan a restock of {skus} in Lisbon."}},
             {"tool": "call_agent", "args": {"agent": "executor",
                                             "prompt": "Execute plan lisbon-restock."}},
-            {"text": ["Restock ", "orders ", "for ", f"{skus} ", "were ", "placed."]},
+            {"text": ["Lisbon ", "is low ", "on ", f"{skus}; ", "the restock plan ",
+                      "went through your approval."]},
         ],
         "analyst": [
             {"tool": "search_catalog", "args": {"query": "reorder point on hand", "limit": 3}},
@@ -82,10 +87,16 @@ def build(db: Path) -> fa.RuntimeSpec:
                 "rationale": "Bring each product back to twice its reorder point.",
                 "actions": orders}}},
             {"text": "Drafted plan lisbon-restock."},
+            # used only if you answer "revise": the scripted executor submits once, so
+            # the revised draft waits for another run
+            {"tool": "store_plan", "args": {"plan_id": "lisbon-restock", "body": {
+                "rationale": "Revised: bring each product back to its reorder point.",
+                "actions": smaller}}},
+            {"text": "Revised plan lisbon-restock."},
         ],
         "executor": [
             {"tool": "execute_plan", "args": {"plan_id": "lisbon-restock"}},
-            {"text": "The plan was executed."},
+            {"text": "Plan lisbon-restock went through its approval gate."},
         ],
     }
     spec = fa.define_runtime(
@@ -111,23 +122,57 @@ def _short(value: Any, width: int = 96) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _ask(event: dict[str, Any]) -> tuple[str, str | None]:
+_ANSWERS = {"a": "approve", "approve": "approve", "r": "reject", "reject": "reject",
+            "v": "revise", "revise": "revise"}
+_TRIES = 3
+
+
+class NoAnswerError(RuntimeError):
+    """The approval prompt got no valid answer after a few tries."""
+
+
+def _read(prompt: str) -> str:
+    answer = input(prompt)
+    if not sys.stdin.isatty():
+        print(answer)  # piped answers: echo them so the output reads as a transcript
+    return answer.strip()
+
+
+def _ask(event: dict[str, Any], *, yes: bool = False) -> tuple[str, str | None]:
+    """Show the approval card and get an answer: ``--yes``, the terminal, or approve on EOF."""
     actions = event["payload"]["actions"]
     print("\n  ┌─ approval required: plan", event["target"])
     for i, action in enumerate(actions):
         print(f"  │ {i}. {action['kind']:8} {_short(action['payload'], 70)}")
-    if sys.stdin.isatty():
-        answer = input("  └─ [a]pprove / [r]eject / re[v]ise? ").strip().lower()[:1] or "a"
-        outcome = {"a": "approve", "r": "reject", "v": "revise"}.get(answer, "approve")
-        feedback = input("     feedback: ") if outcome != "approve" else None
-        return outcome, feedback
-    print("  └─ no terminal: approving on your behalf (answer it yourself with `make demo` "
-          "in a terminal)")
-    return "approve", None
+    if yes:
+        print("  └─ --yes: approved without asking")
+        return "approve", None
+    try:
+        for _ in range(_TRIES):
+            answer = _read("  └─ [a]pprove / [r]eject / re[v]ise? ")
+            outcome = _ANSWERS.get(answer.lower())
+            if outcome is not None:
+                break
+            print(f"     {answer!r} is not an answer: type a, r or v")
+        else:
+            raise NoAnswerError(f"no valid answer after {_TRIES} tries; expected a (approve), "
+                                f"r (reject) or v (revise), or run with --yes to approve")
+    except EOFError:
+        print("\n  └─ no answer available on stdin: approving on your behalf "
+              "(--yes skips the prompt)")
+        return "approve", None
+    if outcome == "approve":
+        return outcome, None
+    try:
+        feedback = _read("     feedback: ") or None
+    except EOFError:
+        print()
+        feedback = None
+    return outcome, feedback
 
 
-async def main() -> int:
-    """Run the demo; return the process exit code."""
+async def main(*, yes: bool = False) -> int:
+    """Run the demo; return the process exit code. ``yes`` approves without asking."""
     workdir = Path(tempfile.mkdtemp(prefix="flowai-demo-"))
     from flowai_nb.data.sample import make_sample_sqlite
 
@@ -144,6 +189,7 @@ async def main() -> int:
     print(f"flowai_nb demo: {runtime}\n  data: {db.name} (SQLite, attached read-only to DuckDB)\n")
     stream = runtime.query("Are any Lisbon products running low? Restock them.", "demo")
     text_open = False
+    outcomes: list[str] = []
     async for event in stream:
         kind = event["type"]
         if kind != "text-delta" and text_open:
@@ -164,10 +210,19 @@ async def main() -> int:
         elif kind == "plan-status":
             print(f"  plan {event['planId']}: {event['status']}")
         elif kind == "approval-required":
-            outcome, feedback = _ask(event)
+            try:
+                outcome, feedback = _ask(event, yes=yes)
+            except NoAnswerError as exc:
+                print(f"\nerror: {exc}", file=sys.stderr)
+                runtime.close()
+                return 2
+            outcomes.append(outcome)
             await runtime.respond_to_approval(event["approvalId"], outcome, feedback)
         elif kind == "run-finish":
             print(f"\n■ run {event['status']}: {event['text']}")
+    if "revise" in outcomes:
+        print("\nthe revised plan (lisbon-restock@v2) is a draft: it awaits another run, since "
+              "this demo's scripted executor submits a plan only once")
     trace = runtime.get_trace(f"trace-{stream.run_id}")
     print(f"\ndispatched {len(dispatched)} action(s): "
           f"{', '.join(a['payload']['sku'] for a in dispatched) or 'none'}")
@@ -177,5 +232,21 @@ async def main() -> int:
     return 0 if stream.status == "completed" else 1
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """``python -m flowai_nb.demo [--yes]``: parse the arguments and run :func:`main`."""
+    parser = argparse.ArgumentParser(prog="python -m flowai_nb.demo", description=_SUMMARY)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return asyncio.run(main(yes=args.yes))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the demo's options (``--yes``) to ``parser``; shared with ``flowai-nb demo``."""
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="approve the plan without asking")
+
+
+_SUMMARY = "Run an agent with an approval, offline, on embedded DuckDB."
+
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(cli())

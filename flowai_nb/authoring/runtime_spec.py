@@ -85,7 +85,16 @@ class RuntimeSpec(SpecModel):
         coordinators = [a.name for a in self.agents if a.role == "coordinator"]
         if len(coordinators) > 1:
             raise ValueError(f"more than one coordinator: {coordinators}; a runtime has at most one")
+        callable_tools: dict[str, list[str]] = {}
         for agent in self.agents:
+            if agent.routes and agent.role != "coordinator":
+                where = (f"the coordinator {coordinators[0]!r}" if coordinators
+                         else "a coordinator (define_coordinator)")
+                raise ValueError(
+                    f"agent {agent.name!r} is a {agent.role} but has routes "
+                    f"{list(agent.routes)}; only a coordinator can call other agents "
+                    f"(call_agent): declare the routes on {where}"
+                )
             seen: set[str] = set()
             for route in agent.routes:
                 if route == agent.name:
@@ -107,6 +116,10 @@ class RuntimeSpec(SpecModel):
                 if tool in BUILTIN_TOOL_NAMES:
                     raise ValueError(f"tool name {tool!r} of agent {agent.name!r} is reserved "
                                      f"for a built-in tool")
+            tools = [row.name for row in agent_tool_rows(agent, self.tool_bindings)]
+            callable_tools[agent.name] = tools
+            _check_policy_tools(agent.name, agent.tool_approval_policies, tools,
+                                "tool_approval_policies")
             if agent.plan is not None and agent.plan not in self.plans:
                 raise ValueError(
                     f"agent {agent.name!r} uses plan {agent.plan!r}, which is not declared; "
@@ -120,6 +133,9 @@ class RuntimeSpec(SpecModel):
             raise ValueError(
                 f"approval overrides name unknown agent(s) {unknown}; known agents: {sorted(names)}"
             )
+        for name, per_tool in self.approval_overrides.tools.items():
+            _check_policy_tools(name, per_tool, callable_tools[name],
+                                f"approval_overrides.tools[{name!r}]")
         return self
 
     def agent(self, name: str) -> AgentSpec:
@@ -192,6 +208,17 @@ def agent_tool_rows(agent: AgentSpec, tools: Mapping[str, ToolSpec],
     return rows
 
 
+def _check_policy_tools(agent: str, policies: Mapping[str, Any], tools: list[str],
+                        where: str) -> None:
+    """Reject per-tool approval policies for tools ``agent`` cannot call (likely typos)."""
+    unknown = sorted(set(policies) - set(tools))
+    if unknown:
+        raise ValueError(
+            f"{where} sets a policy for tool(s) {unknown} that agent {agent!r} cannot call; "
+            f"tools it can call: {tools}"
+        )
+
+
 def _policy_text(policy: ApprovalPolicy) -> str:
     return f"dynamic ({policy.value})" if policy.kind == "dynamic" else policy.kind
 
@@ -258,8 +285,10 @@ def define_runtime(
 
     Raises:
         pydantic.ValidationError: duplicate agents, more than one coordinator,
-            bad routes, overrides naming unknown agents, more than one
-            coordinator supplying approval policies, undeclared tools or plans.
+            bad routes (or routes on a non-coordinator), overrides naming unknown
+            agents, per-tool approval policies naming a tool the agent cannot
+            call, more than one coordinator supplying approval policies,
+            undeclared tools or plans.
     """
     agent_list = list(agents or [])
     plan_map = dict(_keyed(plans, "plans"))

@@ -147,3 +147,26 @@ def test_unknown_interpreter_lists_the_known_ones() -> None:
 def test_undeclared_tool_name_on_agent() -> None:
     message = spec_error(fa.define_specialist("s", model="m", prompt="p", tools=["nope"]))
     assert "'nope'" in message
+
+
+def test_tool_approval_policy_for_a_tool_the_agent_cannot_call() -> None:
+    analyst = fa.define_specialist("analyst", model="m", prompt="p", toolkits=["sql"],
+                                   tool_approvals={"run_sqll": "always"})
+    message = spec_error(analyst)
+    assert "'run_sqll'" in message and "tool_approval_policies" in message
+    assert "'run_sql'" in message  # lists the tools it can call
+
+
+def test_approval_override_for_a_tool_the_agent_cannot_call() -> None:
+    planner = fa.define_planner("planner", model="m", prompt="p")
+    message = spec_error(planner,
+                         approval_overrides={"tools": {"planner": {"execute_plan": "always"}}})
+    assert "'execute_plan'" in message and "approval_overrides.tools['planner']" in message
+    assert "'store_plan'" in message
+
+
+def test_routes_on_a_non_coordinator() -> None:
+    worker = fa.define_specialist("worker", model="m", prompt="p")
+    helper = fa.define_specialist("helper", model="m", prompt="p", routes=["worker"])
+    message = spec_error(coord(routes=["worker"]), worker, helper)
+    assert "'helper'" in message and "['worker']" in message and "'router'" in message
