@@ -100,7 +100,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
-    "CatalogEntry", "CatalogSearchConfig", "DataEnvironmentConfig", "Glimpse", "ModelSpec", "PlanSpec", "ReferenceSpec", "RunStream",
+    "CatalogEntry", "CatalogSearchConfig", "DataEnvironmentConfig", "Glimpse", "ModelSpec",
+    "PlanSpec", "ReferenceSpec", "RunStream",
     "Runtime", "RuntimeSpec", "StorageFactories", "StorageFactorySpec", "TaggedUnion",
     "TenantIdentity", "TestingConfig", "ToolSpec", "ToolkitSpec", "create_runtime",
     "define_coordinator", "define_executor", "define_plan", "define_planner", "define_reference",

@@ -10,7 +10,10 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``flowai-nb``: ``demo [--yes]`` runs the offline demo, ``version`` prints it."""
+    """Entry point of ``flowai-nb``.
+
+    ``demo [--yes]`` runs the offline demo, ``version`` prints it.
+    """
     parser = argparse.ArgumentParser(prog="flowai-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     from .demo import add_arguments

@@ -32,7 +32,8 @@ from .tools import ToolSpec, define_tool
 
 __all__ = [
     "CatalogEntry", "CatalogSearchConfig", "ColumnEntry", "DataEnvironmentConfig", "ForeignKey",
-    "GlossaryTerm", "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
+    "GlossaryTerm", "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy",
+    "ApprovalPolicyPatch",
     "Glimpse", "ModelSpec", "PlanSpec", "ReferenceSpec", "RuntimeSpec", "StorageFactories",
     "StorageFactorySpec", "TaggedUnion", "TenantIdentity", "TestingConfig", "ToolSpec",
     "ToolkitSpec", "define_coordinator", "define_executor", "define_plan", "define_planner",

@@ -65,7 +65,8 @@ class CompiledSchema:
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
         if errors:
             problems = "; ".join(
-                f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5]
+                f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+                for e in errors[:5]
             )
             raise SchemaError(f"{what}: {problems}")
         return value, value

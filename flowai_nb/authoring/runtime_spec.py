@@ -84,7 +84,8 @@ class RuntimeSpec(SpecModel):
             names.add(agent.name)
         coordinators = [a.name for a in self.agents if a.role == "coordinator"]
         if len(coordinators) > 1:
-            raise ValueError(f"more than one coordinator: {coordinators}; a runtime has at most one")
+            raise ValueError(
+                f"more than one coordinator: {coordinators}; a runtime has at most one")
         callable_tools: dict[str, list[str]] = {}
         for agent in self.agents:
             if agent.routes and agent.role != "coordinator":
@@ -341,7 +342,8 @@ def define_runtime(
     for agent in agent_list:
         if all(t in tool_map for t in agent.tools):
             rows = agent_tool_rows(agent, tool_map)
-            rendered.append(_with_table(agent, _tools_table(agent, rows, tool_map, policies, overrides)))
+            rendered.append(_with_table(
+                agent, _tools_table(agent, rows, tool_map, policies, overrides)))
         else:
             rendered.append(agent)
 

@@ -133,7 +133,8 @@ def define_tool(
         output_schema: optional schema of the result, for documentation.
     """
     compiled = compile_schema(input_schema, name=name)
-    out = compile_schema(output_schema, name=f"{name}_output").json_schema if output_schema else None
+    out = (compile_schema(output_schema, name=f"{name}_output").json_schema
+           if output_schema else None)
     predicate = None
     if callable(approval) and not isinstance(approval, str | dict | ApprovalPolicy):
         predicate = approval

@@ -76,7 +76,8 @@ def import_catalog(source: Any) -> list[CatalogEntry]:
 
 
 def profile_catalog(target: Any, *, schema: str | None = None,
-                    tables: Iterable[str] | None = None, sample_size: int = 5) -> list[CatalogEntry]:
+                    tables: Iterable[str] | None = None,
+                    sample_size: int = 5) -> list[CatalogEntry]:
     """Build catalog entries by profiling a target database.
 
     For each table: columns and types, row count, per-column null rate,
@@ -344,7 +345,10 @@ class Catalog:
             index.rebuild(self.entries())
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Tables matching ``query``, best first: ``{table, score, description, matchedColumns}``."""
+        """Tables matching ``query``, best first.
+
+        Each hit is ``{table, score, description, matchedColumns}``.
+        """
         hits = self.search_index.search(query, limit)
         words = set(_norm(query).split())
         out = []

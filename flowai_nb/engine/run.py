@@ -485,10 +485,11 @@ class Run:
                 f"the call to {name} was rejected by the reviewer"
                 f"{': ' + str(feedback) if feedback else ''}. Do not retry this call."))
         if decision["outcome"] == "revise":
+            partial = decision.get("partial")
             return self._tool_result(frame, use, error=(
                 f"the reviewer asked you to revise the call to {name}"
                 f"{': ' + str(feedback) if feedback else ''}"
-                f"{'; partial: ' + canonical(decision.get('partial')) if decision.get('partial') else ''}"))
+                f"{'; partial: ' + canonical(partial) if partial else ''}"))
         if binding.builtin is not None:
             return await binding.builtin(self, frame, agent, use, args)
         ctx = self.rt._context(self, frame, use["id"])

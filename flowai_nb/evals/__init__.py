@@ -5,7 +5,8 @@ Declare test cases and a config, then run them::
     from flowai_nb.evals import (ResponseScorer, define_eval_request, define_test_case,
                                  run_eval_sync)
 
-    case = define_test_case("greets", "Say hello", final_response=[ResponseScorer.contains("hello")])
+    case = define_test_case("greets", "Say hello",
+                            final_response=[ResponseScorer.contains("hello")])
     artifact = run_eval_sync(runtime, define_eval_request([case]))
     artifact.assert_passed()
 

@@ -199,7 +199,8 @@ class EvalArtifact(SpecModel):
             "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
             for row in self._case_rows())
         fails = self.failures()
-        fail_html = "" if not fails else "<details><summary>failing samples</summary><ul>" + "".join(
+        fail_html = "" if not fails else (
+            "<details><summary>failing samples</summary><ul>") + "".join(
             f"<li><code>{html.escape(cid)}</code> #{s.index}: {html.escape(s.reason())}</li>"
             for cid, s in fails) + "</ul></details>"
         color = "#1a7f37" if self.passed else "#cf222e"

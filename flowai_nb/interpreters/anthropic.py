@@ -256,7 +256,8 @@ class AnthropicInterpreter(Interpreter):
         for message in messages:
             content = message.get("content")
             if isinstance(content, list):
-                content = [b for b in content if not (b.get("type") == "text" and not b.get("text"))]
+                content = [b for b in content
+                           if not (b.get("type") == "text" and not b.get("text"))]
                 if message.get("role") == "assistant":
                     content = self._restore_thinking(content)
                 message = {**message, "content": content}

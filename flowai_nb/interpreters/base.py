@@ -9,7 +9,8 @@ reads and the engine writes::
 
     {"role": "user", "content": [{"type": "text", "text": "..."}]}
     {"role": "assistant", "content": [{"type": "text", "text": "..."},
-                                      {"type": "tool_use", "id": "...", "name": "...", "input": {...}}]}
+                                      {"type": "tool_use", "id": "...", "name": "...",
+                                       "input": {...}}]}
     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "...",
                                   "content": "...", "is_error": False}]}
 """

@@ -27,7 +27,8 @@ class MockInterpreter(Interpreter):
     async def turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
         for piece in _PIECES.findall(self.mock_response):
             yield TextDelta(piece)
-        prompt_chars = len(request.system) + sum(len(str(m.get("content"))) for m in request.messages)
+        prompt_chars = len(request.system) + sum(
+            len(str(m.get("content"))) for m in request.messages)
         yield Usage(input_tokens=max(1, prompt_chars // 4),
                     output_tokens=_estimate_tokens(self.mock_response))
 

@@ -36,7 +36,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "ApprovalCard", "DataView", "EvalView", "PlanView", "RunHandle", "RunView", "Summary", "TraceTable", "TraceViewer",
+    "ApprovalCard", "DataView", "EvalView", "PlanView", "RunHandle", "RunView", "Summary",
+    "TraceTable", "TraceViewer",
     "eval_view", "load_ipython_extension", "run", "start", "unload_ipython_extension",
 ]
 

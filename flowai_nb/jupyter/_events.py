@@ -254,7 +254,8 @@ class RunState:
             outcome = "pending" if not call.done else (
                 f"error: {_short(_text(call.error), 80)}" if call.error is not None else "ok"
             )
-            lines.append(f"  {call.agent}: {call.tool}({_short(_text(call.args), 80)}) -> {outcome}")
+            lines.append(
+                f"  {call.agent}: {call.tool}({_short(_text(call.args), 80)}) -> {outcome}")
         if self.plans:
             lines.append(f"plans ({len(self.plans)}):")
             for plan in self.plans.values():

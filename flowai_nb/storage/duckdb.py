@@ -96,7 +96,8 @@ class DuckDBStore(KeyValueStore):
 
     def get(self, key: str) -> Any | None:
         check_key(key)
-        rows = self._fetch(f"SELECT value FROM flowai_kv WHERE key = ? AND {_LIVE}", (key, now_ms()))
+        rows = self._fetch(f"SELECT value FROM flowai_kv WHERE key = ? AND {_LIVE}",
+                           (key, now_ms()))
         return decode(rows[0][0]) if rows else None
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:

@@ -1,4 +1,7 @@
-"""Every validation error of SPEC §2.1, each checking the type and that the message names the value."""
+"""Every validation error of SPEC §2.1.
+
+Each test checks the error type and that the message names the bad value.
+"""
 
 from __future__ import annotations
 
@@ -130,8 +133,8 @@ def test_wrongly_typed_data_environment(env) -> None:
 
 def test_invalid_data_environment_is_a_validation_error() -> None:
     with pytest.raises(ValidationError):
-        fa.create_runtime(spec_of(coord()), data_environment={"tenant_id": "acme",
-                                                              "target_database": {"kind": "oracle"}})
+        fa.create_runtime(spec_of(coord()), data_environment={
+            "tenant_id": "acme", "target_database": {"kind": "oracle"}})
 
 
 def test_invalid_spec_mapping_is_a_validation_error() -> None:

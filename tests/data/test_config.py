@@ -84,7 +84,8 @@ def test_unknown_keys_and_missing_tenant_are_rejected() -> None:
         DataEnvironmentConfig(tenant_id="acme", target_databse="x.db")
     with pytest.raises(ValidationError, match="tenant_id|tenantId"):
         DataEnvironmentConfig()
-    with pytest.raises(ValidationError, match="'memory', 'sqlite', 'duckdb', 'postgres' or 'redis'"):
+    with pytest.raises(ValidationError,
+                       match="'memory', 'sqlite', 'duckdb', 'postgres' or 'redis'"):
         DataEnvironmentConfig(tenant_id="acme", kv={"kind": "mongo"})
 
 

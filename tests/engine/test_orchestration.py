@@ -39,7 +39,8 @@ def test_full_flow_runs_to_completion_with_one_dispatch(dispatcher: Dispatcher) 
     assert ctx["resolved_refs"] == {}
     statuses = [e["status"] for e in of(events, "plan-status")]
     assert statuses == ["pending_approval", "approved", "executing", "executed"]
-    assert [e["status"] for e in of(events, "action-status")] == ["executing"] * 2 + ["executed"] * 2
+    assert [e["status"] for e in of(events, "action-status")] == (
+        ["executing"] * 2 + ["executed"] * 2)
     assert rt.get_plan("r1")["status"] == "executed"
 
 

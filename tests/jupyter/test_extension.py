@@ -39,7 +39,8 @@ def test_load_registers_and_unload_removes_everything(shell) -> None:
     assert shell.find_line_magic("flowai_traces")
     assert ("flowai_nb.engine.runtime", "Runtime") in html.deferred_printers
     shell.extension_manager.unload_extension(EXT)
-    assert shell.find_cell_magic("flowai") is None and shell.find_line_magic("flowai_traces") is None
+    assert shell.find_cell_magic("flowai") is None
+    assert shell.find_line_magic("flowai_traces") is None
     assert (dict(html.deferred_printers), dict(shell.magics_manager.magics["line"])) == before
     shell.extension_manager.load_extension(EXT)  # and again, cleanly
     assert shell.find_cell_magic("flowai")

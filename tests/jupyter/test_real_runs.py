@@ -37,7 +37,8 @@ def test_clicking_approve_runs_the_dispatcher_once() -> None:
     assert len(dispatched) == 1 and runtime.pending_approvals() == []
     assert handle.text == "Refund done." and handle.view.text == "Refund done."
     [plan] = handle.plans
-    assert (plan.plan, plan.status, plan.action_statuses) == ("refund_plan", "executed", ["executed"])
+    assert (plan.plan, plan.status, plan.action_statuses) == (
+        "refund_plan", "executed", ["executed"])
     assert handle.approvals[0].outcome == "approve"
     summary = handle.summary()
     assert summary.startswith("status: completed\nprompt: refund order 42\n")

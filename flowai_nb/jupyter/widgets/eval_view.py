@@ -36,8 +36,8 @@ class EvalView(FlowWidget):
     _css = asset_text("flowai.css", "data_view.css", "eval_view.css")
 
     name = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("pending", help="pending, running, finished, failed or cancelled").tag(
-        sync=True)
+    status = traitlets.Unicode(
+        "pending", help="pending, running, finished, failed or cancelled").tag(sync=True)
     total = traitlets.Int(0, help="samples in the run").tag(sync=True)
     done = traitlets.Int(0, help="samples finished").tag(sync=True)
     passed = traitlets.Int(0, help="samples passed").tag(sync=True)

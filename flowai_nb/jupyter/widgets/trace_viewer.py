@@ -95,7 +95,8 @@ class TraceTable:
         if not self.traces:
             return "No traces recorded yet."
         lines = [f"{len(self.traces)} trace(s), newest last:"]
-        lines += [f"  {tid}  thread={th}  {st}  {d}  {n} events" for tid, th, st, d, n in self._rows()]
+        lines += [f"  {tid}  thread={th}  {st}  {d}  {n} events"
+                  for tid, th, st, d, n in self._rows()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
