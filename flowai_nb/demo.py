@@ -74,7 +74,7 @@ def build(db: Path) -> fa.RuntimeSpec:
             {"tool": "call_agent", "args": {"agent": "executor",
                                             "prompt": "Execute plan lisbon-restock."}},
             {"text": ["Lisbon ", "is low ", "on ", f"{skus}; ", "the restock plan ",
-                      "went through your approval."]},
+                      "was put to you for approval."]},
         ],
         "analyst": [
             {"tool": "search_catalog", "args": {"query": "reorder point on hand", "limit": 3}},
@@ -96,7 +96,7 @@ def build(db: Path) -> fa.RuntimeSpec:
         ],
         "executor": [
             {"tool": "execute_plan", "args": {"plan_id": "lisbon-restock"}},
-            {"text": "Plan lisbon-restock went through its approval gate."},
+            {"text": "Plan lisbon-restock was submitted for approval."},
         ],
     }
     spec = fa.define_runtime(
