@@ -99,9 +99,10 @@ class RunStream:
     def cancel(self) -> None:
         """Stop the run: it ends with ``run-finish`` status ``cancelled``."""
         self._run.cancel_requested = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        elif self._task is None:
+        task = self._run.task  # the run itself, also when this stream only follows it
+        if task is not None and not task.done():
+            task.cancel()
+        elif task is None:
             self._run.finish_unstarted_cancel()
 
     def __aiter__(self) -> RunStream:

@@ -126,3 +126,20 @@ def test_a_second_process_cannot_continue_an_already_resumed_run(tmp_path) -> No
     events_a, outcome_b = run(both())
     assert events_a[-1]["status"] == "completed" and len(dispatcher.calls) == 1
     assert isinstance(outcome_b, RuntimeError) and "already resumed" in str(outcome_b)
+
+
+def test_cancel_on_a_stream_that_follows_a_live_run_cancels_the_run() -> None:
+    dispatcher = Dispatcher()
+    rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=dispatcher)
+
+    async def main():
+        gate = (await run_until_gate(rt.query("x", "t1")))[-1]
+        follower = rt.query(None, "t1", resume=gate["resumeToken"])
+        consumer = asyncio.ensure_future(follower.collect())
+        await asyncio.sleep(0.05)  # the follower waits with the paused run
+        follower.cancel()
+        return await consumer
+
+    events = run(asyncio.wait_for(main(), timeout=10))
+    assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "cancelled"
+    assert dispatcher.calls == [] and rt.pending_approvals() == []
