@@ -13,6 +13,16 @@ pytestmark = pytest.mark.browser
 
 SCENARIO = (Path(__file__).resolve().parents[1] / "jupyter" / "scenario.py").read_text()
 RESULT_TIMEOUT = 60_000
+REFUND_RUN = ("import flowai_nb.jupyter as fj\n"
+              "dispatched = []\n"
+              "rt = build_runtime(dispatched)\n"
+              "h = fj.run(rt, 'refund order 42')\n"
+              "h")
+
+
+def scenario_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook that loads the extension and the refund scenario, then runs ``cells``."""
+    return write_notebook(path, ["%load_ext flowai_nb", SCENARIO, *cells])
 
 
 def _result(page, text: str) -> None:
@@ -21,14 +31,8 @@ def _result(page, text: str) -> None:
 
 
 def test_click_approve_completes_the_run_and_dispatches_once(page, lab, tmp_path) -> None:
-    notebook = write_notebook(tmp_path / "approve.ipynb", [
-        "%load_ext flowai_nb",
-        SCENARIO,
-        "import flowai_nb.jupyter as fj\n"
-        "dispatched = []\n"
-        "rt = build_runtime(dispatched)\n"
-        "h = fj.run(rt, 'refund order 42')\n"
-        "h",
+    notebook = scenario_notebook(tmp_path / "approve.ipynb", [
+        REFUND_RUN,
         "h  # a second view of the running run: it starts from a snapshot",
         "await h\nprint(f'RESULT dispatched={len(dispatched)} status={h.status}')",
     ])
@@ -47,9 +51,7 @@ def test_click_approve_completes_the_run_and_dispatches_once(page, lab, tmp_path
 
 
 def test_revise_with_feedback_reaches_the_planner(page, lab, tmp_path) -> None:
-    notebook = write_notebook(tmp_path / "revise.ipynb", [
-        "%load_ext flowai_nb",
-        SCENARIO,
+    notebook = scenario_notebook(tmp_path / "revise.ipynb", [
         "import json\nimport flowai_nb.jupyter as fj\n"
         "dispatched, planner_saw = [], []\n"
         "rt = build_runtime(dispatched, revise=True)\n"
@@ -80,9 +82,7 @@ def test_revise_with_feedback_reaches_the_planner(page, lab, tmp_path) -> None:
 
 def test_10000_streamed_deltas_render_exactly(page, lab, tmp_path) -> None:
     deltas = [f"tok{i} " + ("\n" if i % 97 == 0 else "") for i in range(10_000)]
-    notebook = write_notebook(tmp_path / "stream.ipynb", [
-        "%load_ext flowai_nb",
-        SCENARIO,
+    notebook = scenario_notebook(tmp_path / "stream.ipynb", [
         "import json\nimport flowai_nb.jupyter as fj\n"
         "rt = build_runtime([])\n"
         "deltas = [f'tok{i} ' + ('\\n' if i % 97 == 0 else '') for i in range(10_000)]\n"
@@ -101,14 +101,8 @@ def test_10000_streamed_deltas_render_exactly(page, lab, tmp_path) -> None:
 
 
 def test_the_stop_button_cancels_a_waiting_run(page, lab, tmp_path) -> None:
-    notebook = write_notebook(tmp_path / "stop.ipynb", [
-        "%load_ext flowai_nb",
-        SCENARIO,
-        "import flowai_nb.jupyter as fj\n"
-        "dispatched = []\n"
-        "rt = build_runtime(dispatched)\n"
-        "h = fj.run(rt, 'refund order 42')\n"
-        "h",
+    notebook = scenario_notebook(tmp_path / "stop.ipynb", [
+        REFUND_RUN,
         "await h\nprint(f'RESULT dispatched={len(dispatched)} status={h.status}')",
     ])
     open_and_run_all(page, lab, notebook)
