@@ -19,6 +19,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from .app import FlowAIApp, define_app, define_workspace_runtime
 from .authoring import (
     AgentSpec,
     ApprovalOverrides,
@@ -109,4 +110,5 @@ __all__ = [
     "layered_prompt", "run_eval_sync", "define_test_case", "define_eval_config",
     "define_eval_request", "define_expected_action", "define_expected_actions",
     "ResponseScorer", "RawSampleOutput", "score_sample", "EvalArtifact",
+    "FlowAIApp", "define_app", "define_workspace_runtime",
 ]
