@@ -88,12 +88,12 @@ def make_runtime(folder: str | os.PathLike[str] | None = None) -> Any:
     if not db.exists():
         make_sample_sqlite(db)
     spec = build(db)
-    store = {"kind": "sqlite", "path": str(root / "store.db")}
     spec = spec.model_copy(update={"storage_factories": fa.StorageFactories(
-        kv=fa.StorageFactorySpec(kind="sqlite", config={"path": store["path"]}))})
+        kv=fa.StorageFactorySpec(kind="sqlite", config={"path": str(root / "store.db")}))})
     scripts = spec.providers["scripted"]["scripts"]
     interpreter = _Revising(scripts, open_store({"kind": "memory"}))
-    return fa.create_runtime(spec, interpreter=interpreter, action_dispatcher=_dispatcher(root / ORDERS),
+    return fa.create_runtime(spec, interpreter=interpreter,
+                             action_dispatcher=_dispatcher(root / ORDERS),
                              target_database_url=f"sqlite:///{db}")
 
 

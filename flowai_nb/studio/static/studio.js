@@ -188,6 +188,7 @@ class ApprovalCard {
         method: "POST", body: { outcome: msg.outcome, feedback: msg.feedback || null },
       });
       this.model.update({ status: "decided", outcome: msg.outcome, feedback: msg.feedback || "" });
+      this.root.classList.add("st-decided");
     } catch (err) {
       this.model.update({ status: err.status === 409 ? "decided" : "pending", error: err.message });
     }
@@ -196,6 +197,7 @@ class ApprovalCard {
 
   decided(e) {
     this.model.update({ status: "decided", outcome: e.outcome, feedback: e.feedback || "" });
+    this.root.classList.add("st-decided");
   }
 
   async showDiff() {
@@ -473,7 +475,7 @@ function exampleEval() {
     name: "smoke",
     testCases: [{ id: "case-1", prompt: "Are any Lisbon products running low? Restock them.",
       ...(entry ? {} : {}) }],
-    config: { samples: 2 },
+    config: { samplesPerCase: 2 },
   }, null, 2);
 }
 
