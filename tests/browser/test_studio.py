@@ -20,7 +20,7 @@ import pytest
 
 from flowai_nb.studio.demo import ORDERS, PROMPT
 
-from .conftest import _free_port
+from .conftest import _free_port, stop_process
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -56,11 +56,7 @@ def studio_cli(tmp_path):
                 pytest.fail("studio printed no login URL")
         yield login, folder
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
