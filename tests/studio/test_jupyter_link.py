@@ -30,15 +30,15 @@ def test_the_server_whose_root_holds_the_notebook_wins(monkeypatch, tmp_path):
 
 
 def test_the_magic_shows_the_link(monkeypatch):
-    from IPython.testing.globalipapp import get_ipython
+    from IPython.core.interactiveshell import InteractiveShell
 
     import flowai_nb.studio.jupyter as studio_jupyter
 
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "flowai_nb")
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("flowai_nb")
     monkeypatch.setattr(studio_jupyter, "studio_url", lambda: "http://127.0.0.1:1/flowai-studio/")
     link = ip.run_line_magic("flowai_studio", "")
     assert link.url == "http://127.0.0.1:1/flowai-studio/"
     with pytest.raises(ValueError, match="no arguments"):
         ip.run_line_magic("flowai_studio", "app:app")
-    ip.run_line_magic("unload_ext", "flowai_nb")
+    ip.extension_manager.unload_extension("flowai_nb")
