@@ -328,10 +328,15 @@ class Run:
         agent = self.rt.spec.agent(frame.agent)
         if not frame.started:
             self.emit("agent-start", frame, {"role": agent.role, "depth": frame.depth})
-            history = self.rt._history(agent, frame.thread)
-            frame.messages = [*history,
-                              {"role": "user", "content": [{"type": "text",
-                                                            "text": frame.prompt}]}]
+            call = self.options.get("call") if frame.depth == 0 else None
+            if call is not None:  # a direct tool call (Runtime.call_tool): no model turn
+                frame.pending = [{"id": call["id"], "name": call["tool"], "input": call["args"]}]
+                self.call_ids.add(call["id"])
+            else:
+                history = self.rt._history(agent, frame.thread)
+                frame.messages = [*history,
+                                  {"role": "user", "content": [{"type": "text",
+                                                                "text": frame.prompt}]}]
             frame.started = True
         tool_defs = self.rt._tool_defs(agent)
         while True:
@@ -344,7 +349,14 @@ class Run:
                         frame.announced.append(use["id"])
                     frame.results.append(await self._call_tool(frame, agent, use))
                 frame.messages.append({"role": "user", "content": frame.results})
+                done = frame.results
                 frame.pending, frame.results, frame.announced = None, [], []
+                if frame.depth == 0 and "call" in self.options:
+                    frame.finished = True
+                    self.emit("agent-finish", frame, {"role": agent.role, "depth": frame.depth,
+                                                      "text": done[0]["content"],
+                                                      "usage": frame.usage})
+                    return done[0]["content"]
             if frame.turns >= agent.effective_max_turns:
                 message = (f"agent {agent.name!r} reached maxTurns={agent.effective_max_turns} "
                            f"without a final answer")
@@ -466,7 +478,8 @@ class Run:
     async def _call_tool(self, frame: Frame, agent: AgentSpec,
                          use: dict[str, Any]) -> dict[str, Any]:
         name = use["name"]
-        binding = self.rt._tool_binding(agent, name)
+        binding = self.rt._tool_binding(agent, name,
+                                        direct=frame.depth == 0 and "call" in self.options)
         if binding is None:
             return self._tool_result(frame, use, error=(
                 f"unknown tool {name!r} for agent {agent.name!r}; it can call "

@@ -12,6 +12,7 @@ from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec, agent_tool_rows
 from ..authoring.storage import StorageFactorySpec
 from ..authoring.testing import TestingConfig
+from ..authoring.toolkits import BUILTIN_TOOLKITS
 from ..interpreters.base import Interpreter
 from ..storage import open_store
 from ..storage.base import KeyValueStore
@@ -68,6 +69,9 @@ class _Binding:
         assert self.schema is not None
         return self.schema.validate(args or {}, what=f"invalid arguments for tool {self.name!r}")[0]
 
+
+_DIRECT_TOOLKITS = ("catalog", "sql")
+"""Toolkits whose tools :meth:`Runtime.call_tool` runs when a data environment exists."""
 
 _BUILTINS = {"call_agent": Run.call_agent, "store_plan": Run.store_plan,
              "execute_plan": Run.execute_plan}
@@ -215,8 +219,47 @@ class Runtime:
     def _tool_defs(self, agent: AgentSpec) -> list[dict[str, Any]]:
         return self._agent_tools(agent)[0]
 
-    def _tool_binding(self, agent: AgentSpec, name: str) -> _Binding | None:
-        return self._agent_tools(agent)[1].get(name)
+    def _tool_binding(self, agent: AgentSpec, name: str, *,
+                      direct: bool = False) -> _Binding | None:
+        binding = self._agent_tools(agent)[1].get(name)
+        if binding is None and direct:  # call_tool of a tool no agent lists
+            binding = self._direct_binding(name)
+        return binding
+
+    def _direct_binding(self, name: str) -> _Binding | None:
+        tool = self.spec.tool_bindings.get(name)
+        if tool is not None and name in self._handlers:
+            return _Binding(name, None, tool.validate_arguments, self._handlers[name], None)
+        for kit in _DIRECT_TOOLKITS if self.data_environment_config is not None else ():
+            row = next((r for r in BUILTIN_TOOLKITS[kit] if r.name == name), None)
+            if row is not None:
+                return _Binding(name, compile_schema(row.input_schema, name=name), None,
+                                toolkit_handler(kit, name), None)
+        return None
+
+    def callable_tools(self) -> list[dict[str, Any]]:
+        """Tools :meth:`call_tool` runs: every Python tool with a handler, plus the data
+        toolkits' tools when a data environment is configured.
+
+        Each row is ``{name, description, input_schema, output_schema}`` (the output
+        schema is ``None`` when the tool declares none).
+        """
+        rows = [{"name": name, "description": tool.description,
+                 "input_schema": tool.input_schema, "output_schema": tool.output_schema}
+                for name, tool in self.spec.tool_bindings.items() if name in self._handlers]
+        if self.data_environment_config is not None:
+            rows += [{"name": row.name, "description": row.description,
+                      "input_schema": row.input_schema, "output_schema": None}
+                     for kit in _DIRECT_TOOLKITS for row in BUILTIN_TOOLKITS[kit]]
+        return rows
+
+    def _agent_for_tool(self, tool: str) -> AgentSpec:
+        """The agent whose policies gate a direct call: the most careful one that lists it."""
+        listed = [a for a in self.spec.agents
+                  if any(row["name"] == tool for row in self._tool_defs(a))]
+        candidates = listed or [self.spec.coordinator or self.spec.agents[0]]
+        care = {"always": 0, "dynamic": 1, "never": 2}
+        return min(candidates, key=lambda a: care[self.spec.tool_policy(a, tool).kind])
 
     def _context(self, run: Run, frame: Frame, tool_use_id: str | None,
                  extra: dict[str, Any] | None = None) -> ToolContext:
@@ -253,14 +296,16 @@ class Runtime:
 
     # -- runs ------------------------------------------------------------------------------
     def _start(self, entry: str, prompt: Any, thread_id: str | None, approvals: Any,
-               tags: dict[str, Any] | None) -> RunStream:
+               tags: dict[str, Any] | None, call: dict[str, Any] | None = None) -> RunStream:
         options: dict[str, Any] = {}
         text = "" if prompt is None else prompt
         if not isinstance(text, str):
             raise TypeError(f"prompt must be a string; got {type(prompt).__name__}")
-        script = _prompt_script(text, entry)
+        script = _prompt_script(text, entry) if call is None else None
         if script is not None:
             options["script"] = script
+        if call is not None:
+            options["call"] = call
         thread = thread_id if thread_id is not None else new_id("thread")
         if not isinstance(thread, str) or not thread or "/" in thread:
             raise ValueError(f"thread_id must be a non-empty string without '/'; got {thread!r}")
@@ -300,6 +345,41 @@ class Runtime:
                 f"run_specialist(name, prompt) with one of {self._specialists()}"
             )
         return self._start(coordinator.name, prompt, thread_id, approvals, _trace_tags)
+
+    def call_tool(self, tool: str, args: Mapping[str, Any] | None = None, *,
+                  agent: str | None = None, thread_id: str | None = None,
+                  approvals: Any = None,
+                  _trace_tags: dict[str, Any] | None = None) -> RunStream:
+        """Run one tool call as a run of its own, without a model turn.
+
+        The run is like any other (events, trace, tenant, approval gate, resume
+        token): ``run-start``, ``agent-start``, ``tool-call``, then
+        ``approval-required`` / ``approval-decision`` when the tool's policy asks
+        for one, ``tool-result``, ``agent-finish`` and ``run-finish`` whose text is
+        the result. This is how MCP clients call the runtime's tools.
+
+        Args:
+            tool: a name from :meth:`callable_tools`.
+            args: the tool's arguments (validated against its input schema).
+            agent: whose approval policies apply; default: of the agents that list
+                the tool, the one whose policy is strictest (``always`` before
+                ``dynamic`` before ``never``); the coordinator when none does.
+            thread_id, approvals: as for :meth:`query`.
+
+        Raises:
+            ValueError: unknown tool or agent.
+        """
+        names = [row["name"] for row in self.callable_tools()]
+        if tool not in names:
+            raise ValueError(f"unknown tool {tool!r}; tools call_tool can run: {names}")
+        if agent is None:
+            agent = self._agent_for_tool(tool).name
+        elif agent not in [a.name for a in self.spec.agents]:
+            raise ValueError(f"unknown agent {agent!r}; known agents: "
+                             f"{[a.name for a in self.spec.agents]}")
+        call = {"id": new_id("call"), "tool": tool, "args": dict(args or {})}
+        return self._start(agent, f"{tool} {json.dumps(call['args'], default=str)}",
+                           thread_id, approvals, _trace_tags, call=call)
 
     def _specialists(self) -> list[str]:
         return [a.name for a in self.spec.agents if a.role == "specialist"]
