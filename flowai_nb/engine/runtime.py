@@ -451,6 +451,10 @@ class Runtime:
         """
         return _Done(self._broker.resolve(approval_id, outcome, feedback, partial))
 
+    def get_approval(self, approval_id: str) -> dict[str, Any] | None:
+        """The record of an approval (pending or decided, with its ``decision``), or ``None``."""
+        return self._broker.get(approval_id)
+
     def pending_approvals(self) -> list[dict[str, Any]]:
         """Approvals waiting for a decision (persisted; survive a kernel restart)."""
         return self._broker.pending()
@@ -502,6 +506,10 @@ class Runtime:
         """The cached glimpse of a reference, without loading its payload."""
         return self._refs.glimpse(envelope)
 
+    def list_references(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Envelopes of the tenant's live references (of ``kind``, or all), newest first."""
+        return self._refs.list(kind)
+
     # -- evals, MCP --------------------------------------------------------------------------------
     async def run_eval(self, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
         """Run an eval request (model, mapping or JSON string); returns the artifact dict.
@@ -519,14 +527,34 @@ class Runtime:
 
         return stream_eval(self, eval_request, progress=progress)
 
-    async def serve_mcp_stdio(self) -> None:
-        """Serve the runtime's tools over MCP on stdio (SPEC §13)."""
-        raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
+    async def serve_mcp_stdio(self, *, mcp_wait_s: float | None = None,
+                              approvals: Any = None) -> None:
+        """Serve this runtime over MCP on stdin / stdout until the client leaves (SPEC §13).
+
+        Serves every Python tool (with its schemas), the data toolkits' tools when a
+        data environment is configured, ``ask`` (the agents), ``wait_for_approval``,
+        references as resources and agents as prompts. Each call is a real run. A
+        gated call is held open for ``mcp_wait_s`` seconds (default 50), then answers
+        ``{status: "pending_approval", approvalId}``. Needs ``flowai_nb[mcp]``.
+        """
+        from ..mcp import serve_stdio
+
+        await serve_stdio(self, approvals=approvals, **_wait_arg(mcp_wait_s))
 
     async def serve_mcp_http(self, host: str = "127.0.0.1", port: int = 0,
-                             token: str | None = None) -> None:
-        """Serve the runtime's tools over MCP Streamable HTTP (SPEC §13)."""
-        raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
+                             token: str | None = None, *, mcp_wait_s: float | None = None,
+                             approvals: Any = None) -> Any:
+        """Serve this runtime over MCP Streamable HTTP, as a task on the running loop.
+
+        Returns once listening: a handle with the endpoint ``url`` and ``await
+        handle.stop()``. 127.0.0.1 by default; with ``token`` every request needs
+        ``Authorization: Bearer <token>``; foreign ``Host`` / ``Origin`` headers are
+        refused (421 / 403). What is served: see :meth:`serve_mcp_stdio`.
+        """
+        from ..mcp import serve_http
+
+        return await serve_http(self, host, port, token, approvals=approvals,
+                                **_wait_arg(mcp_wait_s))
 
     def close(self) -> None:
         """Close the stores and the data environment (see :meth:`aclose` for providers)."""
@@ -547,6 +575,10 @@ class Runtime:
         agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)
         return (f"<Runtime tenant={self.tenant.key!r} interpreter={self.interpreter.name!r} "
                 f"agents=[{agents}] store={self._kv.inner.kind}>")
+
+
+def _wait_arg(mcp_wait_s: float | None) -> dict[str, Any]:
+    return {} if mcp_wait_s is None else {"mcp_wait_s": mcp_wait_s}
 
 
 def _alive(run: Run) -> bool:
