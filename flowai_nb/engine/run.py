@@ -338,6 +338,10 @@ class Run:
                                   {"role": "user", "content": [{"type": "text",
                                                                 "text": frame.prompt}]}]
             frame.started = True
+        try:
+            await self.rt._prepare_tools(agent)
+        except (RuntimeError, ValueError) as exc:  # an external MCP server that cannot start
+            raise _RunFailed(str(exc), f"toolkit:{agent.name}", frame) from None
         tool_defs = self.rt._tool_defs(agent)
         while True:
             if frame.pending is not None:
@@ -491,7 +495,8 @@ class Run:
         decision = await self._gate(
             frame, agent, use, kind="tool", target=name,
             payload={"tool": name, "args": use["input"]},
-            policy=self.rt.spec.tool_policy(agent, name), predicate_args=use["input"])
+            policy=self.rt.spec.tool_policy(agent, binding.policy_name or name),
+            predicate_args=use["input"])
         feedback = decision.get("feedback")
         if decision["outcome"] == "reject":
             return self._tool_result(frame, use, error=(

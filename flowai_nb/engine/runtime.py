@@ -62,6 +62,7 @@ class _Binding:
     validator: Callable[[Any], Any] | None
     handler: Callable[..., Any] | None
     builtin: Callable[..., Any] | None
+    policy_name: str | None = None  # ``kit.tool`` for an external toolkit's tool
 
     def validate(self, args: Any) -> Any:
         if self.validator is not None:
@@ -103,6 +104,7 @@ class Runtime:
         self._live: dict[str, Run] = {}
         self._tool_cache: dict[str, tuple[list[dict[str, Any]], dict[str, _Binding]]] = {}
         self._data_env: Any = None
+        self._external: dict[str, Any] = {}  # toolkit id -> MCPConnection, opened on first use
 
         factories = spec.storage_factories
         kv_desc = factories.kv
@@ -213,8 +215,45 @@ class Runtime:
                 tool = self.spec.tool_bindings[row.name]
                 bindings[row.name] = _Binding(row.name, None, tool.validate_arguments,
                                               self._handlers[row.name], None)
+        for kit in agent.toolkits:
+            if kit.external:
+                self._add_external_tools(agent, kit, defs, bindings)
         self._tool_cache[agent.name] = (defs, bindings)
         return defs, bindings
+
+    async def _prepare_tools(self, agent: AgentSpec) -> None:
+        """Start the agent's external MCP servers off the loop (a server may be served by
+        this very loop, as when a notebook serves and consumes itself)."""
+        if agent.name in self._tool_cache:
+            return
+        import asyncio
+
+        for kit in agent.toolkits:
+            if kit.external:
+                connection = self._connection(kit)
+                await asyncio.get_running_loop().run_in_executor(None, connection.tools)
+
+    def _connection(self, kit: Any) -> Any:
+        connection = self._external.get(kit.id)
+        if connection is None:
+            from ..mcp.toolkit import MCPConnection
+
+            connection = self._external[kit.id] = MCPConnection(kit.id, kit.config["mcp"])
+        return connection
+
+    def _add_external_tools(self, agent: AgentSpec, kit: Any, defs: list[dict[str, Any]],
+                            bindings: dict[str, _Binding]) -> None:
+        """The tools of an external MCP server (started here, on first use)."""
+        connection = self._connection(kit)
+        for row in connection.tools():
+            name = row["name"]
+            if name in bindings:
+                raise ValueError(f"tool {name!r} of MCP toolkit {kit.id!r} clashes with another "
+                                 f"tool of agent {agent.name!r}")
+            defs.append(row)
+            bindings[name] = _Binding(name, compile_schema(row["input_schema"], name=name), None,
+                                      _external_handler(connection, name), None,
+                                      policy_name=f"{kit.id}.{name}")
 
     def _tool_defs(self, agent: AgentSpec) -> list[dict[str, Any]]:
         return self._agent_tools(agent)[0]
@@ -256,7 +295,8 @@ class Runtime:
     def _agent_for_tool(self, tool: str) -> AgentSpec:
         """The agent whose policies gate a direct call: the most careful one that lists it."""
         listed = [a for a in self.spec.agents
-                  if any(row["name"] == tool for row in self._tool_defs(a))]
+                  if any(row.name == tool
+                         for row in agent_tool_rows(a, self.spec.tool_bindings))]
         candidates = listed or [self.spec.coordinator or self.spec.agents[0]]
         care = {"always": 0, "dynamic": 1, "never": 2}
         return min(candidates, key=lambda a: care[self.spec.tool_policy(a, tool).kind])
@@ -557,7 +597,12 @@ class Runtime:
                                 **_wait_arg(mcp_wait_s))
 
     def close(self) -> None:
-        """Close the stores and the data environment (see :meth:`aclose` for providers)."""
+        """Close the stores, the data environment and external MCP servers (see
+        :meth:`aclose` for providers)."""
+        for connection in self._external.values():
+            connection.close()
+        self._external = {}
+        self._tool_cache = {}
         if self._data_env is not None:
             self._data_env.close()
             self._data_env = None
@@ -575,6 +620,12 @@ class Runtime:
         agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)
         return (f"<Runtime tenant={self.tenant.key!r} interpreter={self.interpreter.name!r} "
                 f"agents=[{agents}] store={self._kv.inner.kind}>")
+
+
+def _external_handler(connection: Any, tool: str) -> Callable[..., Any]:
+    async def call(args: dict[str, Any], ctx: Any) -> Any:
+        return await connection.call(tool, args)
+    return call
 
 
 def _wait_arg(mcp_wait_s: float | None) -> dict[str, Any]:

@@ -137,7 +137,7 @@ class RuntimeMCPServer:
         for row in self.runtime.callable_tools():
             tools[row["name"]] = types.Tool(
                 name=row["name"], description=row["description"] or None,
-                input_schema=row["input_schema"],
+                input_schema=_served_input(row["input_schema"]),
                 output_schema=_served_output(row["output_schema"]))
         agents = [a.name for a in self.runtime.spec.agents
                   if a.role == "specialist" or a.role == "coordinator"]
@@ -384,6 +384,11 @@ def _ask_finish(events: list[dict[str, Any]]) -> types.CallToolResult:
 def _failure(events: list[dict[str, Any]]) -> str | None:
     errors = [e["message"] for e in events if e["type"] == "error"]
     return "; ".join(errors) or None
+
+
+def _served_input(schema: dict[str, Any]) -> dict[str, Any]:
+    """MCP wants ``type: object`` at the root; an empty schema (no arguments) gets it."""
+    return schema if "type" in schema else {"type": "object", **schema}
 
 
 def _served_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:

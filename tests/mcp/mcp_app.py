@@ -28,6 +28,16 @@ def wipe_table(args, ctx):
     return f"wiped {args['table']}"
 
 
+@fa.define_tool("whoami", "The serving process's id.", {})
+def whoami(args, ctx):
+    return {"pid": os.getpid()}
+
+
+@fa.define_tool("crash", "Stop the serving process in the middle of the call.", {})
+def crash(args, ctx):
+    os._exit(3)
+
+
 def build_runtime(store: str | None = None):
     """The served runtime; ``store`` defaults to the file named by the environment."""
     path = store or os.environ[STORE_ENV]
@@ -37,7 +47,7 @@ def build_runtime(store: str | None = None):
             fa.define_coordinator("router", model="m", prompt="Route questions.",
                                   routes=["calc"]),
             fa.define_specialist("calc", model="m", prompt="You compute sums.",
-                                 tools=[add, wipe_table]),
+                                 tools=[add, wipe_table, whoami, crash]),
         ],
         storage_factories={"kv": fa.StorageFactorySpec(kind="sqlite", config={"path": path})},
         providers={"scripted": {"scripts": {

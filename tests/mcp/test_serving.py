@@ -62,7 +62,7 @@ def test_lists_tools_with_their_schemas_and_agents_as_prompts(served: Served) ->
             tools = {t.name: t for t in (await session.list_tools()).tools}
             prompts = {p.name: p for p in (await session.list_prompts()).prompts}
             prompt = await session.get_prompt("calc", {"prompt": "What is 2+3?"})
-        assert set(tools) == {"add", "wipe_table", "ask", "wait_for_approval"}
+        assert set(tools) == {"add", "wipe_table", "whoami", "crash", "ask", "wait_for_approval"}
         assert tools["add"].input_schema["required"] == ["a", "b"]
         assert tools["add"].input_schema["properties"]["a"]["type"] == "integer"
         declared = {"type": "object", "properties": {"sum": {"type": "integer"}},
