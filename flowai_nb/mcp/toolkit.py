@@ -115,7 +115,7 @@ class MCPConnection:
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, daemon=True,
+            thread = threading.Thread(target=_run_loop, args=(loop,), daemon=True,
                                       name=f"flowai-mcp-{self.toolkit_id}")
             thread.start()
             self._loop, self._thread = loop, thread
@@ -191,25 +191,35 @@ class MCPConnection:
                 yield streams[0], streams[1]
 
     def close(self) -> None:
-        """Close the session and stop the server process (idempotent)."""
+        """Close the session and stop the server process (idempotent).
+
+        Called from a thread that runs an event loop (a notebook cell), it does not wait:
+        that loop may be the one serving the other end, as when a notebook consumes
+        its own server. Elsewhere it waits until the server is stopped.
+        """
         with self._lock:
-            self._closed = True
-            loop, owner, stop = self._loop, self._owner, self._stop
-            self._session = None
-            if loop is None:
+            if self._closed:
                 return
-            if owner is not None and not owner.done() and stop is not None:
-                loop.call_soon_threadsafe(stop.set)
-                with contextlib.suppress(Exception):
-                    owner.result(10)
-            if owner is not None and not owner.done():
-                owner.cancel()
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(10)
-            if not loop.is_running():
-                loop.close()
-            self._loop = self._thread = None
+            self._closed = True
+            self._session = None
+            loop, thread, owner, stop = self._loop, self._thread, self._owner, self._stop
+        if loop is None:
+            return
+
+        async def shutdown() -> None:
+            if stop is not None:
+                stop.set()
+            if owner is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.wrap_future(owner), 10)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if thread is not None:
+                thread.join(15)
 
     # -- tools -------------------------------------------------------------------------
     def tools(self) -> list[dict[str, Any]]:
@@ -283,6 +293,13 @@ class MCPConnection:
 
     def _describe(self) -> str:
         return self.config.get("url") or " ".join(self.config["command"])
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
 
 
 def _reason(exc: BaseException) -> str:
