@@ -55,7 +55,7 @@ def test_an_agent_calls_a_served_runtime_over_stdio_under_its_own_gates(tmp_path
         {"tool": "add", "args": {"a": 2, "b": 40}},
         {"text": "The sum is 42."}],
         tool_approvals={"calc.add": "always"})
-    assert "<MCPConnection" not in repr(rt._external)  # nothing started before the first run
+    assert rt._run_services.tools._external == {}  # nothing started before the first run
     events = rt.run_specialist("ops", "add 2 and 40", approvals="auto_approve").collect()
     events = asyncio.run(events)
     assert events[-1]["status"] == "completed" and events[-1]["text"] == "The sum is 42."
