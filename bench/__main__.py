@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("import", "orchestration", "streaming", "approvals", "evals", "widgets", "data")
+BENCHMARKS = ("import", "orchestration", "streaming", "approvals", "evals", "widgets", "data",
+              "mcp")
 
 
 def main(argv: list[str]) -> int:
