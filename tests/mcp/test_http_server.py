@@ -1,8 +1,10 @@
-"""``serve_mcp_http`` on a kernel-like loop: binding, bearer token, Host and Origin checks."""
+"""``serve_mcp_http`` on the test's own loop (as in a kernel): binding, bearer token, Host and
+Origin checks, stopping, and what never counts as an approval."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -115,3 +117,49 @@ def test_stopping_with_a_call_held_open_leaves_the_run_paused(runtime: Any) -> N
     pending = asyncio.run(scenario())
     assert [p["target"] for p in pending] == ["wipe_table"]
     assert pending[0]["resumeToken"].startswith("resume-")
+
+
+@contextlib.asynccontextmanager
+async def client(url: str, **session_kwargs: Any) -> Any:
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(10, read=60)) as http, \
+            streamable_http_client(url, http_client=http) as (read, write, *_), \
+            ClientSession(read, write, **session_kwargs) as session:
+        await session.initialize()
+        yield session
+
+
+def test_a_client_willing_to_say_yes_never_approves_anything(runtime: Any) -> None:
+    import mcp_types as types
+
+    asked: list[Any] = []
+
+    async def eager_yes(context: Any, params: Any) -> Any:
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async def scenario() -> Any:
+        async with await runtime.serve_mcp_http(mcp_wait_s=1) as handle, \
+                client(handle.url, elicitation_callback=eager_yes) as session:
+            return await session.call_tool("wipe_table", {"table": "t"})
+
+    result = asyncio.run(scenario())
+    assert result.structured_content["status"] == "pending_approval"
+    assert asked == []
+    assert [p["status"] for p in runtime.pending_approvals()] == ["pending"]
+
+
+def test_the_runtimes_approval_timeout_rejects_a_held_call(runtime: Any) -> None:
+    runtime.approval_timeout = 0.5
+
+    async def scenario() -> Any:
+        async with await runtime.serve_mcp_http(mcp_wait_s=30) as handle, \
+                client(handle.url) as session:
+            return await session.call_tool("wipe_table", {"table": "t"})
+
+    result = asyncio.run(scenario())
+    assert result.is_error and "timed out" in result.content[0].text
+    assert runtime.pending_approvals() == []
