@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from _harness import Contender, Row, interleave, print_table
+from _harness import Contender, Row, interleave, print_table, size
 
 HERE = Path(__file__).resolve().parent
 BAR_MS = 2.0
@@ -95,7 +95,7 @@ def _handler_seconds() -> float:
     sys.path.insert(0, str(HERE))
     from _mcp_servers import echo
 
-    handler, n = echo.handler, 20_000
+    handler, n = echo.handler, size(20_000, 10)
     start = time.perf_counter()
     for i in range(n):
         handler({"text": f"hello {i}"}, None)
