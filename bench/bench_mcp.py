@@ -7,6 +7,10 @@ One ``echo`` tool, called through the ``mcp`` package's own client:
 - peer: the SDK's bare low-level ``Server`` with the same tool and no engine, the
   protocol's own floor on this machine.
 
+A third row runs both servers in this process over the SDK's memory transport: the
+protocol and the servers' own work without pipes, sockets or scheduling across processes,
+which on a loaded machine dominate the other two rows.
+
 Overhead beyond the tool itself = median round trip minus the handler's own time
 (measured in process). Bar: under 2 ms per call. Usage::
 
@@ -82,6 +86,24 @@ async def _http(command: list[str], port: int) -> AsyncIterator[Any]:
         proc.wait(10)
 
 
+@contextlib.asynccontextmanager
+async def _memory(server: Any) -> AsyncIterator[Any]:
+    """A client session on ``server`` in this process (the SDK's memory transport): the
+    protocol and the server's own work, without pipes, sockets or a second process."""
+    import anyio
+    from mcp import ClientSession
+    from mcp.shared.memory import create_client_server_memory_streams
+
+    async with create_client_server_memory_streams() as (client, served), \
+            anyio.create_task_group() as group:
+        group.start_soon(lambda: server.run(served[0], served[1],
+                                            server.create_initialization_options()))
+        async with ClientSession(client[0], client[1]) as session:
+            await session.initialize()
+            yield session
+        group.cancel_scope.cancel()
+
+
 def _contender(name: str, session: Any) -> Contender:
     async def run(n: int) -> None:
         for i in range(n):
@@ -107,8 +129,15 @@ async def measure(rounds: int) -> list[Row]:
     handler = _handler_seconds()
     rows: list[Row] = []
     flowai_port, bare_port = _free_port(), _free_port()
+    from _mcp_servers import bare_server, build
+
+    from flowai_nb.mcp import RuntimeMCPServer
+
     async with contextlib.AsyncExitStack() as stack:
         sides = {
+            "memory (in process)": (
+                await stack.enter_async_context(_memory(RuntimeMCPServer(build()).server)),
+                await stack.enter_async_context(_memory(bare_server()))),
             "stdio": (await stack.enter_async_context(_stdio(_flowai_command())),
                       await stack.enter_async_context(_stdio(_bare_command("stdio")))),
             "HTTP": (await stack.enter_async_context(_http(
