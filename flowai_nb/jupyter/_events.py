@@ -73,6 +73,49 @@ class ToolCallInfo:
     result: Any = None
     error: Any = None
     done: bool = False
+    started: int | None = None
+    ended: int | None = None
+    cancelled: bool = False
+    started_seq: int | None = None
+    ended_seq: int | None = None
+
+    @property
+    def state(self) -> str:
+        """``running``, ``done``, ``error``, ``cancelled`` (stopped by the user) or
+        ``not finished`` (the run ended without a result)."""
+        if self.cancelled:
+            return "cancelled"
+        if not self.done:
+            return "running"
+        return "error" if self.error is not None else "done"
+
+    @property
+    def duration_ms(self) -> int | None:
+        """Milliseconds from the call to its result, once it returned."""
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+
+@dataclass
+class AgentStep:
+    """One agent invocation: who, under which call, how long and how many tokens."""
+
+    agent: str
+    role: str | None
+    parent_id: str | None
+    started: int | None
+    ended: int | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    started_seq: int | None = None
+    ended_seq: int | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        """Milliseconds from the agent's start to its finish, once it finished."""
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
 
 
 @dataclass
@@ -89,6 +132,29 @@ class PlanInfo:
         """An action's own status, else the one it inherits from the plan."""
         return self.action_statuses.get(index) or self.status
 
+    @property
+    def base_id(self) -> str:
+        """The plan id without its version (``refund-42`` for ``refund-42@v2``)."""
+        return self.plan_id.split("@", 1)[0]
+
+    @property
+    def dispatched(self) -> int:
+        """How many of its actions were executed."""
+        if self.action_statuses:
+            return sum(1 for status in self.action_statuses.values() if status == "executed")
+        return len(self.actions) if self.status == "executed" else 0
+
+    @property
+    def outcome(self) -> str:
+        """What became of the plan, in words: ``3 actions dispatched``, ``plan rejected``…"""
+        if self.status == "executed":
+            return plural(self.dispatched, "action") + " dispatched"
+        if self.status in ("rejected", "failed"):
+            return f"plan {self.status}"
+        if self.status == "executing":
+            return f"executing, {self.dispatched} of {len(self.actions)} dispatched"
+        return "plan " + self.status.replace("_", " ")
+
 
 @dataclass
 class ApprovalInfo:
@@ -101,9 +167,53 @@ class ApprovalInfo:
     agent: str | None = None
     run_id: str | None = None
     resume_token: str | None = None
+    thread_id: str | None = None
+    prompt: str | None = None
     outcome: str | None = None
     feedback: str | None = None
     partial: Any = None
+    decided_by: str | None = None
+    result: str | None = None
+    previous: Any = None
+    parent_id: str | None = None
+    asked_at: int | None = None
+    decided_at: int | None = None
+    asked_seq: int | None = None
+    decided_seq: int | None = None
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        """A plan approval's actions (empty for tool approvals)."""
+        actions = self.payload.get("actions") if isinstance(self.payload, dict) else None
+        return [a for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
+
+    @property
+    def base_id(self) -> str:
+        """The plan id without its version, for plan approvals; else the target."""
+        plan_id = self.payload.get("planId") if isinstance(self.payload, dict) else None
+        return str(plan_id or self.target).split("@", 1)[0]
+
+    @property
+    def promise(self) -> str:
+        """What approving does, said first: ``executor dispatches 3 restock actions``."""
+        who = self.agent or "the agent"
+        if self.kind != "plan":
+            return f"{who} runs tool {self.target}"
+        kinds: dict[str, int] = {}
+        for action in self.actions:
+            kind = str(action.get("kind", "?"))
+            kinds[kind] = kinds.get(kind, 0) + 1
+        if len(kinds) == 1:
+            [(kind, count)] = kinds.items()
+            return f"{who} dispatches {plural(count, kind + ' action')}"
+        detail = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in kinds.items())
+        return f"{who} dispatches {plural(len(self.actions), 'action')} ({detail})"
+
+    @property
+    def title(self) -> str:
+        """``Approval needed``, then ``Approved`` / ``Rejected`` / ``Sent back for revision``."""
+        return {None: "Approval needed", "approve": "Approved", "reject": "Rejected",
+                "revise": "Sent back for revision"}.get(self.outcome, str(self.outcome))
 
     @property
     def label(self) -> str:
@@ -129,6 +239,8 @@ class ApprovalInfo:
             agent=request.get("agent"),
             run_id=request.get("runId"),
             resume_token=request.get("resumeToken"),
+            thread_id=request.get("threadId"),
+            prompt=request.get("prompt"),
         )
 
 
@@ -149,6 +261,9 @@ class RunState:
         self.approvals: dict[str, ApprovalInfo] = {}
         self.errors: list[str] = []
         self.usage: dict[str, Any] = {}
+        self.steps: dict[str, AgentStep] = {}  # parentId ("" for the entry agent) -> step
+        self.started_at: int | None = None
+        self.ended_at: int | None = None
         self._root_text: list[str] = []
         self._final_usage = False
 
@@ -163,6 +278,54 @@ class RunState:
         return [a for a in self.approvals.values() if a.outcome is None]
 
     @property
+    def text_or_streamed(self) -> str:
+        """The final text; the streamed text when the run ended without one (Stop)."""
+        return self.text if self.text else self.streamed_text
+
+    @property
+    def elapsed_ms(self) -> int | None:
+        """Milliseconds from the first event to the last one seen."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+    @property
+    def outcome(self) -> str:
+        """What the run did, beyond its status: ``plan rejected``, ``3 actions dispatched``.
+
+        Judged on the latest version of each plan the run stored; empty when it
+        stored none.
+        """
+        latest: dict[str, PlanInfo] = {}
+        for plan in self.plans.values():
+            latest[plan.base_id] = plan
+        if not latest:
+            return ""
+        return " · ".join(plan.outcome for plan in latest.values())
+
+    @property
+    def headline(self) -> str:
+        """``completed · plan rejected``: the status, then the outcome when there is one."""
+        return " · ".join(part for part in (self.display_status, self.outcome) if part)
+
+    def approval_result(self, info: ApprovalInfo) -> str:
+        """What happened after a decision: the plan's fate, or the tool call's."""
+        if info.outcome is None:
+            return ""
+        if info.outcome == "revise":
+            newer = [p for p in self.plans.values() if p.base_id == info.base_id
+                     and p.plan_id != (info.payload or {}).get("planId")]
+            return f"revised as {newer[-1].plan_id}" if newer else "sent back to the planner"
+        if info.kind == "plan":
+            plan = self.plans.get((info.payload or {}).get("planId", ""))
+            if plan is not None:
+                return plan.outcome
+        if info.outcome == "reject":
+            return "not executed"
+        call = next((c for c in self.tools.values() if c.tool == info.target), None)
+        return f"tool {call.state}" if call is not None else ""
+
+    @property
     def display_status(self) -> str:
         """``status``, or ``waiting for approval`` while an approval is open."""
         if self.status not in TERMINAL and self.pending:
@@ -172,6 +335,11 @@ class RunState:
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one event into the state. Unknown event types are ignored."""
         kind = event.get("type")
+        ts = event.get("ts") if isinstance(event.get("ts"), int | float) else None
+        seq = event.get("seq") if isinstance(event.get("seq"), int) else None
+        if ts is not None:
+            self.started_at = ts if self.started_at is None else self.started_at
+            self.ended_at = ts
         self.run_id = self.run_id or event.get("runId")
         self.thread_id = self.thread_id or event.get("threadId")
         if self.status == "starting":
@@ -182,20 +350,31 @@ class RunState:
         if kind == "run-start":
             self.prompt = event.get("prompt")
             self.entry_agent = event.get("entryAgent") or agent
+        elif kind == "agent-start":
+            self.steps[event.get("parentId") or ""] = AgentStep(
+                agent or "?", event.get("role"), event.get("parentId"), ts, started_seq=seq)
+        elif kind == "agent-finish":
+            step = self.steps.get(event.get("parentId") or "")
+            if step is not None:
+                step.ended, step.ended_seq = ts, seq
+                step.usage = dict(event.get("usage") or {})
         elif kind == "text-delta":
             if event.get("parentId") is None:
                 self._root_text.append(event.get("delta", ""))
         elif kind == "tool-call":
             call_id = event.get("callId") or f"#{len(self.tools)}"
             self.tools[call_id] = ToolCallInfo(
-                call_id, event.get("tool", "?"), agent, event.get("parentId"), event.get("args")
+                call_id, event.get("tool", "?"), agent, event.get("parentId"), event.get("args"),
+                started=ts, started_seq=seq,
             )
         elif kind == "tool-result":
             call = self.tools.get(event.get("callId", ""))
             if call is not None:
                 call.done = True
+                call.ended, call.ended_seq = ts, seq
                 call.result = event.get("result")
                 call.error = event.get("error")
+                call.cancelled = call.error is not None and "cancel" in _text(call.error).lower()
         elif kind == "plan-stored":
             plan_id = event.get("planId", "")
             self.plans[plan_id] = PlanInfo(
@@ -214,6 +393,13 @@ class RunState:
                 plan.action_statuses[event["index"]] = event.get("status", "")
         elif kind == "approval-required":
             info = ApprovalInfo.from_request(event)
+            info.thread_id = info.thread_id or self.thread_id
+            info.prompt = self.prompt
+            info.parent_id, info.asked_at, info.asked_seq = event.get("parentId"), ts, seq
+            earlier = [a for a in self.approvals.values()
+                       if a.kind == "plan" and a.base_id == info.base_id and a.outcome == "revise"]
+            if info.kind == "plan" and earlier:
+                info.previous = earlier[-1].payload
             self.approvals[info.approval_id] = info
         elif kind == "approval-decision":
             info = self.approvals.get(event.get("approvalId", ""))
@@ -221,6 +407,7 @@ class RunState:
                 info.outcome = event.get("outcome")
                 info.feedback = event.get("feedback")
                 info.partial = event.get("partial")
+                info.decided_at, info.decided_seq = ts, seq
         elif kind == "usage" and not self._final_usage:
             for key, value in event.items():
                 if key in ("inputTokens", "outputTokens", "costUsd") and value is not None:
@@ -231,11 +418,45 @@ class RunState:
             self.errors.append(f"{where}: {message}" if where else message)
         elif kind == "run-finish":
             self.status = event.get("status", "completed")
+            for call in self.tools.values():
+                if not call.done and self.status == "cancelled":
+                    call.cancelled = True
             self.text = event.get("text")
             self.trace_id = event.get("traceId")
             if event.get("usage"):
                 self.usage = dict(event["usage"])
                 self._final_usage = True
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Agents, tool calls and approval waits as rows with start/end time and seq,
+        nesting depth, status, and (agents) tokens and cost; in start order."""
+        rows: list[dict[str, Any]] = []
+        depth: dict[str, int] = {}  # parentId key of an agent step -> its depth
+        for key in self.steps:
+            parent = self.tools.get(key)
+            level = 0 if parent is None else depth.get(parent.parent_id or "", 0) + 1
+            depth[key] = level
+        for key, step in self.steps.items():
+            rows.append({"kind": "agent", "name": step.agent, "depth": depth[key],
+                         "start": step.started, "end": step.ended,
+                         "startSeq": step.started_seq, "endSeq": step.ended_seq,
+                         "status": "done" if step.ended is not None else self._open_status(),
+                         "usage": step.usage})
+        for call in self.tools.values():
+            rows.append({"kind": "tool", "name": call.tool, "depth":
+                         depth.get(call.parent_id or "", 0) + 1, "start": call.started,
+                         "end": call.ended, "startSeq": call.started_seq,
+                         "endSeq": call.ended_seq, "status": call.state, "usage": {}})
+        for info in self.approvals.values():
+            rows.append({"kind": "approval", "name": f"approval {info.label}",
+                         "depth": depth.get(info.parent_id or "", 0) + 1,
+                         "start": info.asked_at, "end": info.decided_at,
+                         "startSeq": info.asked_seq, "endSeq": info.decided_seq,
+                         "status": info.outcome or self._open_status(), "usage": {}})
+        return sorted(rows, key=lambda r: (r["startSeq"] is None, r["startSeq"] or 0))
+
+    def _open_status(self) -> str:
+        return "not finished" if self.status in TERMINAL else "running"
 
     def fail(self, message: str) -> None:
         """Record a failure of the consumer itself (the stream raised)."""
@@ -245,15 +466,17 @@ class RunState:
     def summary(self) -> str:
         """A deterministic, human-readable text summary (no ids, no times)."""
         lines = [f"status: {self.status}"]
+        if self.outcome:
+            lines.append(f"outcome: {self.outcome}")
         if self.prompt is not None:
             lines.append(f"prompt: {_short(self.prompt, 200)}")
         if self.agents:
             lines.append("agents: " + ", ".join(self.agents))
         lines.append(f"tool calls ({len(self.tools)}):")
         for call in self.tools.values():
-            outcome = "pending" if not call.done else (
-                f"error: {_short(_text(call.error), 80)}" if call.error is not None else "ok"
-            )
+            outcome = {"running": "pending", "done": "ok"}.get(call.state, call.state)
+            if call.state == "error":
+                outcome = f"error: {_short(_text(call.error), 80)}"
             lines.append(
                 f"  {call.agent}: {call.tool}({_short(_text(call.args), 80)}) -> {outcome}")
         if self.plans:
@@ -274,14 +497,18 @@ class RunState:
         if self.errors:
             lines.append(f"errors ({len(self.errors)}):")
             lines.extend(f"  {e}" for e in self.errors)
-        text = self.text if self.text is not None else self.streamed_text
-        lines.append(f"text: {text}")
+        lines.append(f"text: {self.text_or_streamed}")
         if self.usage:
             lines.append(
                 f"usage: {self.usage.get('inputTokens', 0)} input / "
                 f"{self.usage.get('outputTokens', 0)} output tokens"
             )
         return "\n".join(lines)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 action``, ``3 actions``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._events import TERMINAL
 from .widgets import ApprovalCard, PlanView, RunView, TraceViewer
-from .widgets._base import WIDGET_MIME
+from .widgets._base import WIDGET_MIME, StaticForms
 
 if TYPE_CHECKING:
     from ._events import RunState
@@ -39,30 +39,38 @@ class Summary(str):
         printer.text(str(self))
 
 
-class RunHandle:
+class RunHandle(StaticForms):
     """A run consumed in the background; display it to see the live view.
 
     Create it with :func:`start` or :func:`run`. ``await handle`` waits for the
     run to end (top-level ``await`` in a cell needs ipykernel >= 7.4) and
     returns the handle; it raises if consuming the stream failed.
 
+    When the run ends, every displayed output of the handle gets its final
+    static form (text/plain and text/html), so a saved or converted notebook
+    shows how the run ended.
+
     Attributes:
         events: every event received so far, unmodified.
         runtime: the runtime approvals are answered through (or ``None``).
         view: the :class:`RunView` widget.
+        policy: the headless approval policy the run was started with (or ``None``).
     """
 
     flush_interval = 0.05
     """Seconds between two batches sent to the front end (at most 20 messages/s)."""
 
-    def __init__(self, source: EventSource, *, runtime: Any = None) -> None:
+    def __init__(self, source: EventSource, *, runtime: Any = None, policy: Any = None) -> None:
         import ipywidgets
 
         self._source = source
+        self.policy = policy
         self.runtime = runtime if runtime is not None else getattr(source, "runtime", None)
         self.events: list[dict[str, Any]] = []
         self.view = RunView()
         self.view._on_cancel = self.cancel
+        self.view._on_open = self.open_result
+        self._grids: list[Any] = []
         self._box = ipywidgets.VBox([self.view])
         self._plan_views: dict[str, PlanView] = {}
         self._cards: dict[str, ApprovalCard] = {}
@@ -98,8 +106,7 @@ class RunHandle:
     @property
     def text(self) -> str:
         """The run's final text (the streamed text until the run finished)."""
-        state = self.state
-        return state.text if state.text is not None else state.streamed_text
+        return self.state.text_or_streamed
 
     @property
     def trace_id(self) -> str | None:
@@ -130,6 +137,25 @@ class RunHandle:
                 f"(status {self.status!r}); await the handle first"
             )
         return TraceViewer.from_runtime(self.runtime, self.trace_id)
+
+    def open_result(self, call_id: str) -> Any:
+        """Open a tool call's result (a SQL result or a reference to one) in a data grid
+        under the run view; returns the :class:`DataView`.
+
+        Raises:
+            LookupError: no finished tool call with that id.
+        """
+        from .widgets.data_view import DataView
+
+        call = self.state.tools.get(call_id)
+        if call is None or not call.done or call.error is not None:
+            known = [c.call_id for c in self.state.tools.values() if c.state == "done"]
+            raise LookupError(f"no finished tool call {call_id!r}; finished calls: {known}")
+        grid = DataView.for_result(call.result, runtime=self.runtime,
+                                   title=f"{call.tool} result")
+        self._grids.append(grid)
+        self._relayout()
+        return grid
 
     def cancel(self) -> None:
         """Stop the run: the stream ends it with status ``cancelled``."""
@@ -183,6 +209,9 @@ class RunHandle:
         if state.tools:
             parts.append(f"tool_calls={len(state.tools)}")
         return f"RunHandle({', '.join(parts)})"
+
+    def _bundle(self) -> dict[str, Any]:
+        return self._repr_mimebundle_()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         self._flush()
@@ -247,6 +276,9 @@ class RunHandle:
         self.view.finish(error if self.state.status != "cancelled" else None)
         self._finished = True
         self._wake()
+        for widget in (*self._plan_views.values(), *self._cards.values()):
+            widget.refresh_static()
+        self.refresh_static()
 
     def _on_event(self, event: dict[str, Any], loop: asyncio.AbstractEventLoop | None) -> None:
         self.events.append(event)
@@ -275,14 +307,21 @@ class RunHandle:
                     self._plan_views[key] = PlanView.from_info(state.plans[key])
                     added = True
             elif kind == "approval" and key in state.approvals:
-                if key in self._cards:
-                    self._cards[key].update(state.approvals[key])
-                else:
-                    self._cards[key] = ApprovalCard(state.approvals[key], runtime=self.runtime)
+                if key not in self._cards:
+                    self._cards[key] = ApprovalCard(state.approvals[key], runtime=self.runtime,
+                                                    policy=self.policy)
                     added = True
         self._dirty.clear()
+        for key, card in self._cards.items():  # results follow the plan after the decision
+            info = state.approvals[key]
+            info.result = state.approval_result(info)
+            card.update(info)
         if added:
-            self._box.children = (self.view, *self._plan_views.values(), *self._cards.values())
+            self._relayout()
+
+    def _relayout(self) -> None:
+        self._box.children = (self.view, *self._plan_views.values(), *self._cards.values(),
+                              *self._grids)
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -291,7 +330,7 @@ class RunHandle:
                 waiter.set_result(None)
 
 
-def start(stream: EventSource, *, runtime: Any = None) -> RunHandle:
+def start(stream: EventSource, *, runtime: Any = None, policy: Any = None) -> RunHandle:
     """Consume a run's event stream in the background and return its handle.
 
     In a notebook (any running event loop) the run becomes a task on that loop
@@ -305,8 +344,10 @@ def start(stream: EventSource, *, runtime: Any = None) -> RunHandle:
         stream: ``runtime.query(...)`` / ``runtime.run_specialist(...)``, or any
             (async) iterable of event dicts, for example a trace's events.
         runtime: answers approval clicks; defaults to ``stream.runtime`` if present.
+        policy: the headless approval policy the stream was started with, so cards
+            can say a decision came from it.
     """
-    return RunHandle(stream, runtime=runtime)._start()
+    return RunHandle(stream, runtime=runtime, policy=policy)._start()
 
 
 def run(
@@ -334,7 +375,7 @@ def run(
         stream = runtime.run_specialist(specialist, prompt, thread_id, approvals=approvals)
     else:
         stream = runtime.query(prompt, thread_id, approvals=approvals)
-    return start(stream, runtime=runtime)
+    return start(stream, runtime=runtime, policy=approvals)
 
 
 async def _aiter(source: EventSource) -> AsyncIterator[dict[str, Any]]:

@@ -106,7 +106,10 @@ def test_approval_card_answers_through_the_runtime(fake_runtime: FakeRuntime) ->
     card = asyncio.run(main())
     assert fake_runtime.responses == [("a1", "reject", "too big")]
     assert repr(card) == "ApprovalCard(kind='plan', target='refund_plan', decision='reject')"
-    assert "feedback: too big" in card._repr_html()
+    static = card._repr_html()
+    assert "Rejected · plan" in static and "Approval needed" not in static
+    assert "<b>feedback:</b> too big" in static
+    assert "<b>decided by:</b> code (respond)" in static
 
 
 def test_approval_card_without_runtime_says_how_to_fix_it() -> None:
