@@ -192,6 +192,9 @@ class RunHandle(StaticForms):
         """Wait until the run ends; same as ``await handle``."""
         if self._task is not None and not self._finished:
             await asyncio.shield(self._task)
+        # Again from the waiting cell: a notebook runner (nbclient) only reads the messages
+        # of the cell it runs, so this is the update that reaches the saved notebook.
+        self._refresh_static_forms()
         if self._exception is not None:
             raise self._exception
         return self
@@ -276,6 +279,9 @@ class RunHandle(StaticForms):
         self.view.finish(error if self.state.status != "cancelled" else None)
         self._finished = True
         self._wake()
+        self._refresh_static_forms()
+
+    def _refresh_static_forms(self) -> None:
         for widget in (*self._plan_views.values(), *self._cards.values()):
             widget.refresh_static()
         self.refresh_static()

@@ -128,6 +128,7 @@ class EvalView(FlowWidget):
             except asyncio.CancelledError:
                 if not self._task.cancelled():  # we were cancelled, not the eval
                     raise
+        self.refresh_static()  # from the waiting cell too: see RunHandle.wait
         if self._exception is not None:
             raise self._exception
         return self.artifact
