@@ -260,7 +260,8 @@ class RunRenderer {
         break;
       }
       case "plan-stored":
-        this.note(ev, `plan ${ev.plan} stored as ${ev.planId} (${ev.status}, ${(ev.actions || []).length} actions)`);
+        const n = (ev.actions || []).length;
+        this.note(ev, `plan ${ev.plan} stored as ${ev.planId} (${ev.status}, ${n} action${n === 1 ? "" : "s"})`);
         break;
       case "plan-status":
         this.note(ev, `plan ${ev.planId} → ${String(ev.status).replace(/_/g, " ")}`);

@@ -87,7 +87,8 @@ function eventLog(trace) {
   select.addEventListener("change", draw);
   input.addEventListener("input", draw);
   draw();
-  return h("div", {}, h("div", { class: "fnb-filters" }, select, input, countEl), table);
+  return h("div", {}, h("div", { class: "fnb-filters" }, select, input, countEl),
+    h("div", { class: "fnb-events-wrap" }, table));
 }
 
 function render({ model, el }) {

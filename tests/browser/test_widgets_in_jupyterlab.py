@@ -94,10 +94,14 @@ def test_10000_streamed_deltas_render_exactly(page, lab, tmp_path) -> None:
     ])
     open_and_run_all(page, lab, notebook)
     _result(page, f"RESULT status=completed chars={len(''.join(deltas))}")
-    text = page.locator(".fnb-run .fnb-root > .fnb-text")
-    expect(text).to_have_count(1)
+    # The final text renders as markdown (one paragraph per blank-line block, line breaks
+    # kept), folded behind "show more" because it is long.
+    final = page.locator(".fnb-run .fnb-root .fnb-final")
+    expect(final).to_have_count(1)
     expect(page.locator(".fnb-run .fnb-status")).to_have_text("completed")
-    assert text.evaluate("node => node.textContent") == "".join(deltas)
+    shown = final.locator(".fnb-md").evaluate("node => node.innerText")
+    assert shown.split() == "".join(deltas).split()
+    expect(final.locator("button.fnb-more")).to_have_text("show more")
     assert page.errors == []
 
 
