@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._events import TERMINAL
+from ._events import TERMINAL, approval_result, previous_version, run_summary, text_of
 from .widgets import ApprovalCard, PlanView, RunView, TraceViewer
 from .widgets._base import WIDGET_MIME, StaticForms
 
@@ -106,7 +106,7 @@ class RunHandle(StaticForms):
     @property
     def text(self) -> str:
         """The run's final text (the streamed text until the run finished)."""
-        return self.state.text_or_streamed
+        return text_of(self.state)
 
     @property
     def trace_id(self) -> str | None:
@@ -127,7 +127,7 @@ class RunHandle(StaticForms):
 
     def summary(self) -> Summary:
         """A deterministic text summary of the run (no ids, no times), for regression tests."""
-        return Summary(self.state.summary())
+        return Summary(run_summary(self.state, self.view.consumer_errors))
 
     def trace(self) -> TraceViewer:
         """The trace viewer for this run (after it finished)."""
@@ -148,8 +148,8 @@ class RunHandle(StaticForms):
         from .widgets.data_view import DataView
 
         call = self.state.tools.get(call_id)
-        if call is None or not call.done or call.error is not None:
-            known = [c.call_id for c in self.state.tools.values() if c.state == "done"]
+        if call is None or call.status != "ok":
+            known = [c.call_id for c in self.state.tools.values() if c.status == "ok"]
             raise LookupError(f"no finished tool call {call_id!r}; finished calls: {known}")
         grid = DataView.for_result(call.result, runtime=self.runtime,
                                    title=f"{call.tool} result")
@@ -314,14 +314,16 @@ class RunHandle(StaticForms):
                     added = True
             elif kind == "approval" and key in state.approvals:
                 if key not in self._cards:
-                    self._cards[key] = ApprovalCard(state.approvals[key], runtime=self.runtime,
-                                                    policy=self.policy)
+                    info = state.approvals[key]
+                    self._cards[key] = ApprovalCard(
+                        info, runtime=self.runtime, policy=self.policy,
+                        thread_id=state.thread_id, prompt=state.prompt,
+                        previous=previous_version(state, info))
                     added = True
         self._dirty.clear()
         for key, card in self._cards.items():  # results follow the plan after the decision
             info = state.approvals[key]
-            info.result = state.approval_result(info)
-            card.update(info)
+            card.update(info, approval_result(state, info))
         if added:
             self._relayout()
 

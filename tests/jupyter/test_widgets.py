@@ -8,7 +8,7 @@ import pytest
 
 from flowai_nb.jupyter import ApprovalCard, DataView, EvalView, PlanView, RunView, TraceViewer
 from flowai_nb.jupyter._assets import asset_path
-from flowai_nb.jupyter._events import EventLog, PlanInfo
+from flowai_nb.jupyter._events import EventLog, PlanState
 
 from .fakes import FakeRuntime, ev
 
@@ -77,7 +77,7 @@ def test_event_log_merges_only_adjacent_deltas_of_the_same_agent() -> None:
 
 
 def test_plan_view_follows_plan_and_action_status(recording_comms) -> None:
-    info = PlanInfo("p1", "refund_plan", "pending_approval",
+    info = PlanState("p1", "refund_plan", "pending_approval",
                     [{"kind": "refund", "payload": {"order": 42}}, {"kind": "notify"}])
     view = PlanView.from_info(info)
     assert view.action_statuses == ["pending_approval", "pending_approval"]

@@ -10,7 +10,7 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from .._events import ApprovalInfo
+from .._events import ApprovalState, approval_promise, approval_title
 from ._base import ERROR_STYLE, FlowWidget, esc, frame, kv_html
 
 OUTCOMES = ("approve", "reject", "revise")
@@ -33,6 +33,9 @@ class ApprovalCard(FlowWidget):
         request: an ``approval-required`` event or a ``runtime.pending_approvals()`` entry.
         runtime: the runtime that answers the approval (needed for clicks).
         policy: the headless approval policy of the run, if any (named when it decided).
+        thread_id / prompt: the asking run's thread and prompt, shown on the card
+            (a ``pending_approvals()`` entry carries ``threadId``; ``prompt`` may be a key).
+        previous: the payload of the plan version this one revises (shows the diff).
     """
 
     _esm = asset_text("_common.js", "approval_card.js")
@@ -53,15 +56,21 @@ class ApprovalCard(FlowWidget):
     result = traitlets.Unicode("", help="what happened after the decision").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, request: dict[str, Any] | ApprovalInfo, runtime: Any = None,
-                 policy: Any = None) -> None:
-        info = request if isinstance(request, ApprovalInfo) else ApprovalInfo.from_request(request)
-        context = {k: v for k, v in (("runId", info.run_id), ("threadId", info.thread_id),
-                                      ("prompt", info.prompt)) if v}
+    def __init__(self, request: dict[str, Any] | ApprovalState, runtime: Any = None,
+                 policy: Any = None, *, thread_id: str | None = None,
+                 prompt: str | None = None, previous: Any = None) -> None:
+        if isinstance(request, ApprovalState):
+            info = request
+        else:
+            info = ApprovalState.from_request(request)
+            thread_id = thread_id or request.get("threadId")
+            prompt = prompt or request.get("prompt")
+        context = {k: v for k, v in (("runId", info.run_id), ("threadId", thread_id),
+                                      ("prompt", prompt)) if v}
         super().__init__(
             approval_id=info.approval_id, kind=info.kind, target=str(info.target),
-            agent=info.agent or "", payload=info.payload, previous=info.previous,
-            promise=info.promise, context=context,
+            agent=info.agent or "", payload=info.payload, previous=previous,
+            promise=approval_promise(info), context=context,
         )
         self.runtime = runtime
         self.policy = policy
@@ -69,12 +78,12 @@ class ApprovalCard(FlowWidget):
         self.update(info)
         self.on_msg(self._handle_front_end)
 
-    def update(self, info: ApprovalInfo) -> None:
-        """Show the decision recorded for this approval and what followed, if any."""
+    def update(self, info: ApprovalState, result: str | None = None) -> None:
+        """Show the decision recorded for this approval and, given, what followed."""
         if info.outcome is not None and not self.outcome:
             self._decided(info.outcome, info.feedback, info.partial)
-        if info.result is not None and info.result != self.result:
-            self.result = info.result
+        if result is not None and result != self.result:
+            self.result = result
             self.refresh_static()
 
     async def respond(
@@ -155,8 +164,7 @@ class ApprovalCard(FlowWidget):
     @property
     def title(self) -> str:
         """``Approval needed``, ``Approved``, ``Rejected`` or ``Sent back for revision``."""
-        return {"": "Approval needed", "approve": "Approved", "reject": "Rejected",
-                "revise": "Sent back for revision"}.get(self.outcome, self.outcome)
+        return approval_title(self.outcome)
 
     def _repr_text(self) -> str:
         decision = self.outcome or self.status

@@ -9,7 +9,7 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from .._events import TERMINAL, EventLog, RunState
+from .._events import TERMINAL, EventLog, RunState, headline, run_outcome, text_of, tool_state
 from ._base import ERROR_STYLE, FlowWidget, esc, fmt_duration, fmt_usage, frame
 
 
@@ -40,6 +40,8 @@ class RunView(FlowWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = RunState()
+        self.consumer_errors: list[str] = []
+        """Failures of the consumer itself (not of the run), for example a stream that raised."""
         self._log = EventLog()
         self._pending = EventLog()
         self._batch = -1
@@ -71,8 +73,9 @@ class RunView(FlowWidget):
         """Send the events recorded since the last flush as one batch; False if none."""
         if not len(self._pending):
             return False
-        if self.outcome != self.state.outcome:
-            self.outcome = self.state.outcome
+        outcome = run_outcome(self.state)
+        if self.outcome != outcome:
+            self.outcome = outcome
         self._batch += 1
         self.send({"type": "batch", "seq": self._batch, "events": self._pending.events()})
         self._pending.clear()
@@ -80,18 +83,19 @@ class RunView(FlowWidget):
 
     def finish(self, error: str | None = None) -> None:
         """Flush, then store the final status, text and events in traits."""
-        if error:
-            self.state.fail(error)
+        if error:  # the consumer itself failed (the stream raised or ended early)
+            self.consumer_errors.append(error)
+            self.state.status = "failed"
         self.flush()
         state = self.state
         with self.hold_sync():
             self.events = self._log.events()
             self.seq = self._batch
             self.status = state.status if state.status in TERMINAL else "failed"
-            self.text = state.text_or_streamed
+            self.text = text_of(state)
             self.error = error or ""
             self.prompt = state.prompt or ""
-            self.outcome = state.outcome
+            self.outcome = run_outcome(state)
 
     def _handle_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -114,30 +118,34 @@ class RunView(FlowWidget):
     def _repr_html(self) -> str:
         state = self.state
         body = []
-        facts = [fmt_duration(state.elapsed_ms), fmt_usage(state.usage)]
+        facts = [fmt_duration(state.duration_ms), fmt_usage(state.usage)]
         if any(facts):
             body.append(f"<div style='{DIM}'>{esc(' · '.join(f for f in facts if f))}</div>")
         if state.prompt:
             body.append(f"<div><i>prompt:</i> {esc(state.prompt)}</div>")
+        steps = {node.parent_call: node for node in state.agents.values() if node.parent_call}
         for call in state.tools.values():
-            step = state.steps.get(call.call_id)
-            extra = f" · {call.agent} {_step(step)}" if step is not None else ""
+            step = steps.get(call.call_id)
+            extra = f" · {step.agent} {_step(step)}" if step is not None else ""
+            shown = tool_state(call)
             outcome = (
-                f"error: {esc(call.error)}" if call.state == "error"
-                else esc(call.result) if call.state == "done" else call.state
+                f"error: {esc(call.error)}" if shown == "error"
+                else esc(call.result) if shown == "done" else shown
             )
             body.append(
                 f"<details><summary>{esc(call.agent or '')} → <code>{esc(call.tool)}</code> "
-                f"<span style='{DIM}'>{esc(call.state)} {esc(fmt_duration(call.duration_ms))}"
+                f"<span style='{DIM}'>{esc(shown)} {esc(fmt_duration(call.duration_ms))}"
                 f"{esc(extra)}</span></summary><div>args: <code>{esc(call.args)}</code></div>"
                 f"<div>result: <code>{_clip(outcome)}</code></div></details>"
             )
-        text = state.text_or_streamed
+        text = text_of(state)
         if text:
             body.append(f"<div style='white-space:pre-wrap'>{html.escape(text)}</div>")
-        for error in state.errors:
+        errors = [f"{e['where']}: {e['message']}" if e.get("where") else e["message"]
+                  for e in state.errors] + self.consumer_errors
+        for error in errors:
             body.append(f"<div style='{ERROR_STYLE}'>error: {esc(error)}</div>")
-        title = f"flowai run · {esc(state.headline)}"
+        title = f"flowai run · {esc(headline(state))}"
         return frame(title, "".join(body), "flowai-run")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from .._events import EventLog, RunState
+from .._events import EventLog, RunState, run_outcome, timeline
 from ._base import FlowWidget, esc, fmt_duration, fmt_usage, frame
 
 
@@ -34,7 +34,7 @@ class TraceViewer(FlowWidget):
             state.apply(event)
         self.state = state
         """The trace's events folded (status, tools, plans, approvals, timings)."""
-        super().__init__(trace={**trace, "events": log.events()}, timeline=state.timeline())
+        super().__init__(trace={**trace, "events": log.events()}, timeline=timeline(state))
 
     @classmethod
     def from_runtime(cls, runtime: Any, trace_id: str) -> TraceViewer:
@@ -72,14 +72,15 @@ class TraceViewer(FlowWidget):
             types[event.get("type", "?")] = types.get(event.get("type", "?"), 0) + 1
         counts = ", ".join(f"{k} ×{v}" for k, v in sorted(types.items()))
         state = self.state
-        facts = " · ".join(p for p in (fmt_duration(state.elapsed_ms), fmt_usage(state.usage)) if p)
+        facts = " · ".join(
+            p for p in (fmt_duration(state.duration_ms), fmt_usage(state.usage)) if p)
         body = (
             (f"<div>{esc(facts)}</div>" if facts else "")
             + "<table><tr><th>step</th><th>status</th><th>time · tokens</th></tr>"
             f"{''.join(rows)}</table><div><i>events:</i> {esc(counts)}</div>"
         )
         status = self.trace.get("status", "")
-        headline = " · ".join(p for p in (status, state.outcome) if p)
+        headline = " · ".join(p for p in (status, run_outcome(state)) if p)
         return frame(f"trace · {esc(headline)}", body, "flowai-trace")
 
 
