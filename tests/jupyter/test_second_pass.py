@@ -9,7 +9,7 @@ import json
 import pytest
 
 from flowai_nb.jupyter import RunHandle, run
-from flowai_nb.jupyter._events import run_outcome, timeline, tool_state
+from flowai_nb.jupyter._events import run_outcome, tool_state
 from flowai_nb.jupyter.widgets import ApprovalCard
 
 from .fakes import front_end_says
