@@ -102,6 +102,17 @@ def test_10000_streamed_deltas_render_exactly(page, lab, tmp_path) -> None:
     shown = final.locator(".fnb-md").evaluate("node => node.innerText")
     assert shown.split() == "".join(deltas).split()
     expect(final.locator("button.fnb-more")).to_have_text("show more")
+    # Expanded, the text is far taller than the window: the view scrolls inside its own
+    # box and its header (status, elapsed, Stop) stays pinned at the top.
+    final.locator("button.fnb-more").click()
+    view = page.locator(".fnb-run").first
+    assert view.evaluate("node => node.scrollHeight") > 3 * page.viewport_size["height"]
+    final.locator(".fnb-md p").last.scroll_into_view_if_needed()
+    assert view.evaluate("node => node.scrollTop") > 0
+    head = page.locator(".fnb-run-head").first
+    assert abs(head.bounding_box()["y"] - view.bounding_box()["y"]) < 2
+    assert 0 <= head.bounding_box()["y"] < page.viewport_size["height"]
+    expect(head.locator(".fnb-elapsed")).not_to_be_empty()
     assert page.errors == []
 
 
