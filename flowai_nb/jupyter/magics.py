@@ -155,7 +155,16 @@ class FlowAIMagics(Magics):
             self.shell.user_ns[args.name] = view
         return view
 
-<<<<<<< HEAD
+    @line_magic
+    def flowai_studio(self, line: str) -> Any:
+        """Show the link to Studio in this Jupyter server (``<base_url>flowai-studio/``)."""
+        from ..studio.jupyter import studio_link
+
+        if line.strip():
+            raise ValueError("%flowai_studio takes no arguments; to serve another app run "
+                             "`flowai-nb studio module:app` in a terminal")
+        return studio_link()
+
 
 def _run_prompt(runtime: Any, run_id: Any) -> str | None:
     """The prompt of a paused run, from the run record the runtime keeps for resuming."""
@@ -167,14 +176,3 @@ def _run_prompt(runtime: Any, run_id: Any) -> str | None:
     except Exception:  # a store that cannot answer: the card just omits the prompt
         return None
     return record.get("prompt") if isinstance(record, dict) else None
-=======
-    @line_magic
-    def flowai_studio(self, line: str) -> Any:
-        """Show the link to Studio in this Jupyter server (``<base_url>flowai-studio/``)."""
-        from ..studio.jupyter import studio_link
-
-        if line.strip():
-            raise ValueError("%flowai_studio takes no arguments; to serve another app run "
-                             "`flowai-nb studio module:app` in a terminal")
-        return studio_link()
->>>>>>> main
