@@ -303,18 +303,15 @@ class RunRenderer {
   }
 
   renderFinalText() {
-    // The entry agent's streamed text becomes markdown once the run is over.
+    // The entry agent's last streamed block (its answer) becomes markdown once the run
+    // is over; earlier blocks (said before a tool call) stay as they streamed.
     const blocks = [...this.body.querySelectorAll(":scope > .fnb-text")];
-    const text = this.finalText();
+    const last = blocks[blocks.length - 1];
+    const text = last ? last.textContent : this.text;
     if (!text) return;
     const md = collapsible(markdown(text), { lines: 30, chars: 3000 });
-    md.classList?.add("fnb-final");
-    if (blocks.length) {
-      blocks[blocks.length - 1].replaceWith(md);
-      for (const b of blocks.slice(0, -1)) b.remove();
-    } else {
-      this.body.append(md);
-    }
+    md.classList.add("fnb-final");
+    if (last) last.replaceWith(md); else this.body.append(md);
     this.sections.get("").last = null;
   }
 }

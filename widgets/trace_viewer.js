@@ -6,8 +6,28 @@
 
 const MIN_TIME_AXIS_MS = 50;
 
+// Without the kernel's rows (a page that only has the trace), the trace's own spans:
+// they come in event order, so nesting follows from their parent links.
+function rowsFromSpans(trace) {
+  const spans = trace.spans || [];
+  const parent = new Map(spans.map((s) => [s.spanId, s.parentId]));
+  const rows = spans.map((s, i) => {
+    let depth = 0;
+    for (let p = s.parentId; p && parent.has(p) && depth < 50; p = parent.get(p)) depth += 1;
+    return { kind: s.kind, name: s.name || s.agent, depth, start: s.start, end: s.end,
+      status: s.status, usage: s.usage || {}, startRank: i };
+  });
+  rows.forEach((r, i) => {
+    let j = i + 1;
+    while (j < rows.length && rows[j].depth > r.depth) j += 1;
+    r.endRank = j;
+  });
+  return rows;
+}
+
 function timeline(model) {
-  const rows = model.get("timeline") || [];
+  const given = model.get("timeline");
+  const rows = given && given.length ? given : rowsFromSpans(model.get("trace") || {});
   if (!rows.length) return h("div", { class: "fnb-dim", text: "no steps recorded" });
   const trace = model.get("trace") || {};
   const starts = rows.map((r) => r.start).filter((v) => typeof v === "number");
@@ -15,12 +35,10 @@ function timeline(model) {
   const t0 = Math.min(trace.startedAt ?? Infinity, ...starts);
   const t1 = Math.max(trace.endedAt ?? -Infinity, ...ends);
   const byTime = Number.isFinite(t0) && Number.isFinite(t1) && t1 - t0 >= MIN_TIME_AXIS_MS;
-  const seqs = rows.flatMap((r) => [r.startSeq, r.endSeq]).filter((v) => typeof v === "number");
-  const s0 = Math.min(...seqs), s1 = Math.max(...seqs);
-  const span = byTime ? Math.max(1, t1 - t0) : Math.max(1, s1 - s0 + 1);
+  const span = byTime ? Math.max(1, t1 - t0) : Math.max(1, rows.length);
   const lines = rows.map((r) => {
-    const a = byTime ? (r.start ?? t0) - t0 : (r.startSeq ?? s0) - s0;
-    const b = byTime ? (r.end ?? t1) - t0 : (r.endSeq ?? s1) - s0 + 1;
+    const a = byTime ? (r.start ?? t0) - t0 : r.startRank;
+    const b = byTime ? (r.end ?? t1) - t0 : r.endRank;
     const ms = typeof r.start === "number" && typeof r.end === "number" ? r.end - r.start : null;
     const facts = [ms === null ? r.status : fmtMs(ms), fmtUsage(r.usage)].filter(Boolean).join(" · ");
     const bar = h("div", {
