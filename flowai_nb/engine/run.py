@@ -25,11 +25,13 @@ from ..interpreters.base import (
     TurnRequest,
     Usage,
 )
+from ..storage.base import KeyValueStore, Op
 from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
 from ._util import canonical, jsonable, now_ms
 from .approvals import gate
 from .frames import Frame
+from .journal import FLUSH_SECONDS, Journal
 from .options import RunOptions
 from .tools import call_handler
 from .traces import TraceRecorder
@@ -59,7 +61,8 @@ class Run:
 
     def __init__(self, services: RunServices, *, run_id: str, thread_id: str, entry: str,
                  prompt: str, approver: Any, options: RunOptions,
-                 interpreter_options: dict[str, Any] | None = None) -> None:
+                 interpreter_options: dict[str, Any] | None = None,
+                 direct_call: dict[str, Any] | None = None) -> None:
         self.services = services
         self.id = run_id
         self.thread_id = thread_id
@@ -68,6 +71,8 @@ class Run:
         self.approver = approver
         self.options = options
         self.interpreter_options = dict(interpreter_options or {})
+        self.direct_call = direct_call
+        """``{id, tool, args}`` when the run is one tool call (``Runtime.call_tool``)."""
         self.seq = 0
         self.usage: dict[str, Any] = {"inputTokens": 0, "outputTokens": 0}
         self.status = "running"
@@ -85,6 +90,8 @@ class Run:
         self.stream: RunStream | None = None
         self.task: asyncio.Task[Any] | None = None
         self._hooks = services.hooks
+        self._unjournaled: list[dict[str, Any]] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
         self._hook_chain: asyncio.Future[Any] | None = None
         self._in_hook_error = False
 
@@ -113,14 +120,55 @@ class Run:
                       parent_id=parent, **optional).to_wire()
         self.seq += 1
         self.trace.add(event)
+        if not self._unjournaled:
+            self._schedule_flush()
+        self._unjournaled.append(event)
         return event
 
     def deliver(self, event: dict[str, Any], frame: Frame | None) -> None:
-        """Hand a recorded event to the stream and the event hooks."""
+        """Hand a recorded event to the stream, the followers and the event hooks."""
         if self.stream is not None:
             self.stream._push(event)
+        if self.services.waiters:
+            self.services.notify(self.id)
         if self._hooks:
             self._call_hooks(event, frame)
+
+    def transition(self, ops: list[Op], store: KeyValueStore | None, model: type[Any],
+                   frame: Frame | None, *fields: Any) -> dict[str, Any]:
+        """A state change and the event reporting it: recorded, committed in one store
+        transaction with the journal, then delivered."""
+        event = self.record(model, frame, *fields)
+        self.commit(ops, store)
+        self.deliver(event, frame)
+        return event
+
+    def commit(self, ops: list[Op] | tuple[()] = (), store: KeyValueStore | None = None) -> None:
+        """Write ``ops`` (to ``store``, default the engine store) together with the events
+        recorded since the last commit, in one transaction when both live in one store."""
+        pending = self._unjournaled
+        journal = Journal.ops(self.id, self.thread_id, pending)
+        kv = self.services.kv
+        if store is None or store is kv:
+            kv.write([*ops, *journal])
+        else:
+            store.write(list(ops))
+            kv.write(journal)
+        pending.clear()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._flush_handle = loop.call_later(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        if self._unjournaled:
+            self.commit()
 
     def _call_hooks(self, event: dict[str, Any], frame: Frame | None) -> None:
         failures = []
@@ -257,17 +305,26 @@ class Run:
             except Exception:  # pragma: no cover - reported by the hook itself
                 pass
         self._finishing = True
-        self.emit(ev.RunFinish, None, status, self.final_text, dict(self.usage),
-                  self.trace.trace_id)
+        event = self.record(ev.RunFinish, None, status, self.final_text, dict(self.usage),
+                            self.trace.trace_id)
+        self._cancel_flush()
+        self.commit([*self.services.traces.save_ops(self.trace.to_dict()),
+                     ("delete", f"runs/{self.id}", None), *self.release_ops()])
+        reported = len(self.trace.hook_errors)
+        self.deliver(event, None)
         if self._hook_chain is not None:
             try:
                 await self._hook_chain
             except Exception:  # pragma: no cover - reported by the hook itself
                 pass
-        self.services.traces.save(self.trace.to_dict())
-        self.services.kv.delete(f"runs/{self.id}")
-        self.release()
+        if len(self.trace.hook_errors) > reported:  # hooks that failed on run-finish
+            self.services.traces.save(self.trace.to_dict())
         self._close_stream()
+
+    def _cancel_flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
 
     def _close_stream(self) -> None:
         if self.stream is not None:
@@ -276,8 +333,10 @@ class Run:
     def finish_unstarted_cancel(self) -> None:
         """``cancel()`` before the first event: finish without running."""
         self.status = "cancelled"
-        self.emit(ev.RunFinish, None, "cancelled", "", self.usage, self.trace.trace_id)
-        self.services.traces.save(self.trace.to_dict())
+        event = self.record(ev.RunFinish, None, "cancelled", "", self.usage,
+                            self.trace.trace_id)
+        self.commit(self.services.traces.save_ops(self.trace.to_dict()))
+        self.deliver(event, None)
         self._close_stream()
 
     def is_waiting_for_person(self) -> bool:
@@ -292,7 +351,7 @@ class Run:
         return {"runId": self.id, "threadId": self.thread_id, "entry": self.entry,
                 "prompt": self.prompt, "seq": self.seq, "usage": self.usage,
                 "root": self.root.to_json(), "options": self.interpreter_options,
-                "runOptions": self.options.to_json(),
+                "runOptions": self.options.to_json(), "call": self.direct_call,
                 "decided": self.decided, "pauseSeq": self.pause_seq,
                 "callIds": sorted(self.call_ids),
                 "traceId": self.trace.trace_id, "status": "paused"}
@@ -303,7 +362,8 @@ class Run:
         options = RunOptions.from_json(state.get("runOptions") or {"tags": state.get("tags")})
         run = cls(services, run_id=state["runId"], thread_id=state["threadId"],
                   entry=state["entry"], prompt=state["prompt"], approver=approver,
-                  options=options, interpreter_options=state.get("options") or {})
+                  options=options, interpreter_options=state.get("options") or {},
+                  direct_call=state.get("call"))
         run.seq = state["seq"]
         run.usage = state["usage"]
         run.root = Frame.from_json(state["root"])
@@ -313,17 +373,23 @@ class Run:
         run.resume_token = run.token
         stored = services.traces.get(state["traceId"])
         if stored is not None:
+            journaled = services.journal.read(run.id, len(stored["events"]))
+            if journaled:  # a process that stopped after the pause got further
+                stored = {**stored, "events": [*stored["events"], *journaled]}
+                run.seq = max(run.seq, journaled[-1]["seq"] + 1)
             run.trace = TraceRecorder.from_dict(stored)
             run.trace.status = "running"
         return run
 
     def persist(self, open_approval: dict[str, Any] | None = None) -> None:
-        """Store the paused state (and the approval it waits for)."""
+        """Store the paused state (and the approval it waits for) with the journal."""
         services = self.services
+        ops: list[Op] = []
         if open_approval is not None:
-            services.broker.open(open_approval)
-        services.kv.put(f"runs/{self.id}", self.snapshot())
-        services.traces.save({**self.trace.to_dict(), "status": "paused"})
+            ops += services.broker.open_ops(open_approval)
+        ops.append(("put", f"runs/{self.id}", self.snapshot()))
+        ops += services.traces.save_ops({**self.trace.to_dict(), "status": "paused"})
+        self.commit(ops)
 
     def claim(self) -> None:
         """Claim the continuation after a pause; exactly one process (one Run) wins."""
@@ -336,6 +402,13 @@ class Run:
 
     def release(self) -> None:
         """Give up this process's hold on the run (it may be resumed elsewhere)."""
+        self._cancel_flush()
+        if self._unjournaled:
+            self.commit()
+
+    def release_ops(self) -> list[Op]:
+        """The store writes that give up this process's hold on the run."""
+        return []
 
     # -- agents ------------------------------------------------------------------
     async def run_agent(self, frame: Frame) -> str:
@@ -344,11 +417,20 @@ class Run:
         agent = services.spec.agent(frame.agent)
         if not frame.started:
             self.emit(ev.AgentStart, frame, agent.role, frame.depth)
-            history = services.history(agent, frame.thread)
-            frame.messages = [*history,
-                              {"role": "user", "content": [{"type": "text",
-                                                            "text": frame.prompt}]}]
+            call = self.direct_call if frame.depth == 0 else None
+            if call is not None:  # a direct tool call (Runtime.call_tool): no model turn
+                frame.pending = [{"id": call["id"], "name": call["tool"], "input": call["args"]}]
+                self.call_ids.add(call["id"])
+            else:
+                history = services.history(agent, frame.thread)
+                frame.messages = [*history,
+                                  {"role": "user", "content": [{"type": "text",
+                                                                "text": frame.prompt}]}]
             frame.started = True
+        try:
+            await services.tools.prepare(agent)
+        except (RuntimeError, ValueError) as exc:  # an external MCP server that cannot start
+            raise RunFailed(str(exc), f"toolkit:{agent.name}", frame) from None
         tool_defs = services.tools.definitions(agent)
         while True:
             if frame.pending is not None:
@@ -359,7 +441,13 @@ class Run:
                         frame.announced.append(use["id"])
                     frame.results.append(await self._call_tool(frame, agent, use))
                 frame.messages.append({"role": "user", "content": frame.results})
+                done = frame.results
                 frame.pending, frame.results, frame.announced = None, [], []
+                if frame.depth == 0 and self.direct_call is not None:
+                    frame.finished = True
+                    self.emit(ev.AgentFinish, frame, agent.role, frame.depth, done[0]["content"],
+                              frame.usage)
+                    return done[0]["content"]
             if frame.turns >= agent.effective_max_turns:
                 message = (f"agent {agent.name!r} reached maxTurns={agent.effective_max_turns} "
                            f"without a final answer")
@@ -407,6 +495,7 @@ class Run:
         count = 0
         run_id, thread_id, name, parent = self.id, self.thread_id, frame.agent, frame.parent_call
         deliver, trace_add, text_delta = self.deliver, self.trace.add, ev.TextDelta.wire
+        unjournaled = self._unjournaled
         try:
             async for item in interpreter.turn(request):
                 count += 1
@@ -419,6 +508,9 @@ class Run:
                                        parent)
                     self.seq += 1
                     trace_add(event)
+                    if not unjournaled:
+                        self._schedule_flush()
+                    unjournaled.append(event)
                     deliver(event, frame)
                 elif kind is ToolUse:
                     uses.append(item)
@@ -480,7 +572,8 @@ class Run:
                          use: dict[str, Any]) -> dict[str, Any]:
         name = use["name"]
         services = self.services
-        binding = services.tools.binding(agent, name)
+        binding = services.tools.binding(agent, name, direct=frame.depth == 0
+                                         and self.direct_call is not None)
         if binding is None:
             return self.tool_result(frame, use, error=(
                 f"unknown tool {name!r} for agent {agent.name!r}; it can call "
@@ -492,7 +585,8 @@ class Run:
         decision = await gate(
             self, frame, agent, use, kind="tool", target=name,
             payload={"tool": name, "args": use["input"]},
-            policy=services.spec.tool_policy(agent, name), predicate_args=use["input"])
+            policy=services.spec.tool_policy(agent, binding.policy_name or name),
+            predicate_args=use["input"])
         feedback = decision.get("feedback")
         if decision["outcome"] == "reject":
             return self.tool_result(frame, use, error=(
