@@ -47,7 +47,7 @@ class Model {
 
 // Rows and list items the widgets make clickable get a tab stop, and Enter or Space
 // clicks them, so every view is usable from the keyboard.
-const CLICKABLE = ".fa-clickable, .fa-table-list li";
+const CLICKABLE = ".fnb-clickable, .fnb-table-list li";
 
 function keyboardReachable(host) {
   const mark = () => {
