@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._json import cell_value
 from ..authoring.data_environment import CatalogEntry, DataEnvironmentConfig
 from ._extensions import connect
-from ._json import jsonable
 from ._target import ALIAS, Target, attach_target
 from .catalog import Catalog, UnknownTable, _unknown_message, open_catalog_store, profile_target
 from .search import CatalogSearch
@@ -313,7 +313,7 @@ class DataEnvironment:
 
         columns, raw = self._execute(sql, fetch)
         truncated = len(raw) > limit
-        rows = [[jsonable(v) for v in row] for row in raw[:limit]]
+        rows = [[cell_value(v) for v in row] for row in raw[:limit]]
         result = {"columns": columns, "rows": rows, "rowCount": len(rows), "truncated": truncated}
         if len(json.dumps(rows, separators=(",", ":"))) <= self.inline_max_bytes:
             return result
