@@ -26,6 +26,7 @@ from ._util import canonical, jsonable, maybe_await, new_id, now_ms
 from .errors import PlanNotFoundError
 from .frames import Frame
 from .references import parse_envelope
+from .tool_exec import ToolError, call_handler, checked_args, error_text, tool_result_value
 from .traces import TraceRecorder
 
 if TYPE_CHECKING:
@@ -197,11 +198,15 @@ class Run:
                 task.uncancel()
             status = "cancelled"
             self._unwind("the run was cancelled")
-        except Exception as exc:  # a bug must still end the stream readably
-            message = f"internal error: {type(exc).__name__}: {exc}"
+        except BaseException as exc:  # a bug must still end the stream readably
+            message = f"internal error: {error_text(exc)}"
             self.emit("error", None, {"message": message, "where": "engine"})
             status = "failed"
             self._unwind(message)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                self.rt._live.pop(self.id, None)
+                await self._finish(status)
+                raise
         self.rt._live.pop(self.id, None)
         await self._finish(status)
 
@@ -259,9 +264,21 @@ class Run:
                 await self._hook_chain
             except Exception:  # pragma: no cover - reported by the hook itself
                 pass
-        self.rt._traces.save(self.trace.to_dict())
-        self.rt._kv.delete(f"runs/{self.id}")
-        self._close_stream()
+        self._store_trace_and_close(delete_state=True)
+
+    def _store_trace_and_close(self, delete_state: bool = False) -> None:
+        """Store the trace and end the stream; a failing store still ends the stream
+        (the consumer then gets the error after ``run-finish``)."""
+        problem: BaseException | None = None
+        try:
+            self.rt._traces.save(self.trace.to_dict())
+            if delete_state:
+                self.rt._kv.delete(f"runs/{self.id}")
+        except Exception as exc:
+            problem = RuntimeError(f"run {self.id} finished but its trace could not be stored: "
+                                   f"{error_text(exc)}")
+        if self.stream is not None:
+            self.stream._close(problem)
 
     def _close_stream(self) -> None:
         if self.stream is not None:
@@ -272,8 +289,7 @@ class Run:
         self.status = "cancelled"
         self.emit("run-finish", None, {"status": "cancelled", "text": "", "usage": self.usage,
                                        "traceId": self.trace.trace_id})
-        self.rt._traces.save(self.trace.to_dict())
-        self._close_stream()
+        self._store_trace_and_close()
 
     def is_waiting_for_person(self) -> bool:
         """True while parked at a gate that only ``respond_to_approval`` can open."""
@@ -339,9 +355,7 @@ class Run:
                 while len(frame.results) < len(frame.pending):
                     use = frame.pending[len(frame.results)]
                     if use["id"] not in frame.announced:
-                        self.emit("tool-call", frame, {"callId": use["id"], "tool": use["name"],
-                                                       "args": use["input"]})
-                        frame.announced.append(use["id"])
+                        self._announce(frame, use)
                     frame.results.append(await self._call_tool(frame, agent, use))
                 frame.messages.append({"role": "user", "content": frame.results})
                 frame.pending, frame.results, frame.announced = None, [], []
@@ -356,9 +370,10 @@ class Run:
                 raise _AgentLimit(message)
             frame.turns += 1
             text, uses = await self._model_turn(frame, agent, tool_defs)
+            checked = [(u, *checked_args(u.input)) for u in uses]
             content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-            content += [{"type": "tool_use", "id": u.id, "name": u.name, "input": u.input}
-                        for u in uses]
+            content += [{"type": "tool_use", "id": u.id, "name": u.name, "input": args}
+                        for u, args, _, _ in checked]
             if content:
                 frame.messages.append({"role": "assistant", "content": content})
             if not uses:
@@ -375,11 +390,19 @@ class Run:
                     raise _RunFailed(f"the interpreter reused tool-use id {u.id!r}; ids must be "
                                      f"unique within a run", "interpreter", frame)
                 self.call_ids.add(u.id)
-            frame.pending = [{"id": u.id, "name": u.name, "input": u.input} for u in uses]
+            frame.pending = [{"id": u.id, "name": u.name, "input": args}
+                             | ({"invalid": problem} if problem else {})
+                             | ({"nulled": nulled} if nulled else {})
+                             for u, args, problem, nulled in checked]
             for use in frame.pending:
-                self.emit("tool-call", frame, {"callId": use["id"], "tool": use["name"],
-                                               "args": use["input"]})
-                frame.announced.append(use["id"])
+                self._announce(frame, use)
+
+    def _announce(self, frame: Frame, use: dict[str, Any]) -> None:
+        fields = {"callId": use["id"], "tool": use["name"], "args": use["input"]}
+        if use.get("nulled"):
+            fields["warnings"] = [f"NaN or infinity at {p} became null" for p in use["nulled"]]
+        self.emit("tool-call", frame, fields)
+        frame.announced.append(use["id"])
 
     async def _model_turn(self, frame: Frame, agent: AgentSpec,
                           tool_defs: list[dict[str, Any]]) -> tuple[str, list[ToolUse]]:
@@ -421,9 +444,11 @@ class Run:
             raise _RunFailed(str(exc), f"interpreter:{interpreter.name}", frame) from None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001 - a provider bug fails the run readably
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
             raise _RunFailed(f"interpreter {interpreter.name!r} failed for agent "
-                             f"{agent.name!r}: {type(exc).__name__}: {exc}",
+                             f"{agent.name!r}: {error_text(exc)}",
                              f"interpreter:{interpreter.name}", frame) from None
         return "".join(parts), uses
 
@@ -431,29 +456,46 @@ class Run:
     def _tool_result(self, frame: Frame, use: dict[str, Any], *, result: Any = None,
                      error: str | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {"callId": use["id"], "tool": use["name"]}
+        nulled: list[str] = []
+        if error is None:
+            try:
+                result, glimpse = self._shape_result(result, use["name"], nulled)
+            except ToolError as exc:
+                error = str(exc)
+            except Exception as exc:  # a value the reference store refused
+                error = f"tool {use['name']!r} returned a value that cannot be kept: " \
+                        f"{error_text(exc)}"
         if error is not None:
             fields["error"] = error
             self.emit("tool-result", frame, fields)
             return {"type": "tool_result", "tool_use_id": use["id"], "content": error,
                     "is_error": True}
-        result, glimpse = self._shape_result(result)
         fields["result"] = result
         if glimpse is not None:
             fields["glimpse"] = glimpse
+        warnings = [f"NaN or infinity at {p} became null" for p in nulled]
+        if warnings:
+            fields["warnings"] = warnings
         self.emit("tool-result", frame, fields)
         content = result if isinstance(result, str) else canonical(result)
+        if warnings:
+            content += "\n(" + "; ".join(warnings) + ")"
         return {"type": "tool_result", "tool_use_id": use["id"], "content": content,
                 "is_error": False}
 
-    def _shape_result(self, result: Any) -> tuple[Any, Any]:
+    def _shape_result(self, result: Any, tool: str, nulled: list[str]) -> tuple[Any, Any]:
         """Glimpse-marked and large results become references; the model sees the glimpse."""
         refs = self.rt._refs
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Glimpse):
-            envelope = refs.create("tool_result", result[0], glimpse=result[1].value)
+            value, _ = tool_result_value(result[0], tool)
+            envelope = refs.create("tool_result", value, glimpse=result[1].value)
             return envelope, envelope["glimpse"]
         if isinstance(result, Glimpse):
-            return jsonable(result.value), jsonable(result.value)
-        result = jsonable(result)
+            value, found = tool_result_value(result.value, tool)
+            nulled += found
+            return value, value
+        result, found = tool_result_value(result, tool)
+        nulled += found
         if isinstance(result, dict) and {"kind", "id", "glimpse", "createdAt"} <= set(result):
             return result, result["glimpse"]
         if not isinstance(result, str | int | float | bool | type(None)):
@@ -471,6 +513,8 @@ class Run:
             return self._tool_result(frame, use, error=(
                 f"unknown tool {name!r} for agent {agent.name!r}; it can call "
                 f"{[d['name'] for d in self.rt._tool_defs(agent)]}"))
+        if use.get("invalid"):
+            return self._tool_result(frame, use, error=use["invalid"])
         try:
             args = binding.validate(use["input"])
         except (ValueError, TypeError) as exc:
@@ -494,11 +538,10 @@ class Run:
             return await binding.builtin(self, frame, agent, use, args)
         ctx = self.rt._context(self, frame, use["id"])
         try:
-            result = await maybe_await(binding.handler(args, ctx))
-        except (_RunFailed, _Superseded, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            return self._tool_result(frame, use, error=f"{type(exc).__name__}: {exc}")
+            result = await call_handler(binding.handler, args, ctx, tool=name,
+                                        timeout=self.rt._tool_timeout(name))
+        except ToolError as exc:
+            return self._tool_result(frame, use, error=str(exc))
         return self._tool_result(frame, use, result=result)
 
     # -- approvals -------------------------------------------------------------------
@@ -737,10 +780,14 @@ class Run:
         try:
             outcome = await maybe_await(dispatcher(actions, ctx))
             problem = _dispatch_shape_problem(outcome)
+            if problem is None:
+                outcome = jsonable(outcome)
         except (asyncio.CancelledError, _Superseded):
             raise
-        except Exception as exc:
-            problem = f"the action dispatcher raised {type(exc).__name__}: {exc}"
+        except BaseException as exc:  # noqa: BLE001 - a dispatcher bug fails the plan readably
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            problem = f"the action dispatcher raised {error_text(exc)}"
         if problem is not None:
             for i, action in indexed:
                 self.emit("action-status", frame, {"planId": plan_id, "index": i,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,8 @@ from .plans import PlanStore
 from .references import ReferenceStore
 from .run import RESUME_PREFIX, Run
 from .stream import RunStream
-from .toolkits import toolkit_handler
+from .tool_exec import DEFAULT_TOOL_TIMEOUT_S, check_timeout
+from .toolkits import DATA_TOOLS, toolkit_handler
 from .traces import TraceStore
 
 __all__ = ["Runtime", "create_runtime", "INTERPRETERS"]
@@ -99,6 +101,11 @@ class Runtime:
         self._live: dict[str, Run] = {}
         self._tool_cache: dict[str, tuple[list[dict[str, Any]], dict[str, _Binding]]] = {}
         self._data_env: Any = None
+        self._data_lock = threading.Lock()
+        self._tool_timeout_s: float | None = DEFAULT_TOOL_TIMEOUT_S
+        self.tool_timeouts: dict[str, float | None] = {}
+        """Per-tool timeouts in seconds (``{tool name: seconds or None}``), overriding
+        :attr:`tool_timeout`."""
 
         factories = spec.storage_factories
         kv_desc = factories.kv
@@ -137,6 +144,26 @@ class Runtime:
             raise ValueError(f"approval_timeout must be a positive number of seconds or None; "
                              f"got {value!r}")
         self._approval_timeout = value
+
+    @property
+    def tool_timeout(self) -> float | None:
+        """Seconds a tool call may run before it ends with a timeout error the model reads
+        (default 120; ``None`` never times out). Override per tool in :attr:`tool_timeouts`;
+        the catalog and sql tools default to the data environment's query timeout plus 10 s."""
+        return self._tool_timeout_s
+
+    @tool_timeout.setter
+    def tool_timeout(self, value: float | None) -> None:
+        self._tool_timeout_s = check_timeout(value, "tool_timeout")
+
+    def _tool_timeout(self, name: str) -> float | None:
+        if name in self.tool_timeouts:
+            return check_timeout(self.tool_timeouts[name], f"tool_timeouts[{name!r}]")
+        if name in DATA_TOOLS and self.data_environment_config is not None:
+            sql = getattr(self.data_environment_config, "sql", None)
+            if sql is not None:
+                return sql.timeout_s + 10.0
+        return self._tool_timeout_s
 
     # -- construction helpers ---------------------------------------------------------
     def _open(self, descriptor: StorageFactorySpec | None) -> KeyValueStore:
@@ -228,13 +255,14 @@ class Runtime:
     def _data(self) -> Any:
         if self.data_environment_config is None:
             return None
-        if self._data_env is None:
-            from ..data.environment import DataEnvironment
+        with self._data_lock:  # tools run in worker threads: build it once
+            if self._data_env is None:
+                from ..data.environment import DataEnvironment
 
-            self._data_env = DataEnvironment.from_config(
-                self.data_environment_config, tenant=self.tenant,
-                resolve_reference=self._refs.resolve,
-                create_reference=self._refs.create)
+                self._data_env = DataEnvironment.from_config(
+                    self.data_environment_config, tenant=self.tenant,
+                    resolve_reference=self._refs.resolve,
+                    create_reference=self._refs.create)
         return self._data_env
 
     @property
