@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._json import cell_value
+from .._json import cell_value, dumps
+from .._redact import redact
 from ..authoring.data_environment import CatalogEntry, DataEnvironmentConfig
 from ._extensions import connect
 from ._target import ALIAS, Target, attach_target
@@ -40,6 +42,15 @@ _VIEW_DDL = {
 
 class SQLError(ValueError):
     """A query that passed the guard but failed in DuckDB (bad column, type error, ...)."""
+
+
+class _Deadline(Exception):
+    """Fetching rows ran past the query timeout."""
+
+
+_FIRST_BATCH = 256
+_MAX_BATCH = 8192
+_COUNT_BUDGET_S = 2.0
 
 
 _GLIMPSE_CELL_CHARS = 200
@@ -77,18 +88,23 @@ class DataEnvironment:
         resolve_reference: ``envelope -> payload``; lets :meth:`frame` open reference results.
         create_reference: ``(kind, value, glimpse=...) -> envelope``; used by
             :meth:`run_sql` for large results when no ``references`` is passed to it.
-        timeout_s: queries running longer are cancelled (``TimeoutError``).
+        timeout_s: queries running longer are interrupted (``TimeoutError``); default
+            ``config.sql.timeout_s``.
         inline_max_bytes: results whose rows serialise above this become references.
         glimpse_rows: rows kept in a reference's glimpse.
-        max_limit: the largest ``limit`` :meth:`run_sql` accepts.
+        max_limit: the largest ``limit`` :meth:`run_sql` accepts (and the most rows a result
+            keeps); default ``config.sql.max_rows``.
+
+    The other limits (byte cap, DuckDB ``memory_limit`` and ``threads``) come from
+    ``config.sql`` (:class:`~flowai_nb.authoring.data_environment.SqlSettings`).
     """
 
     def __init__(self, config: DataEnvironmentConfig | Mapping[str, Any], *,
                  tenant: Any = None,
                  resolve_reference: Callable[[Any], Any] | None = None,
                  create_reference: Callable[..., dict] | None = None,
-                 timeout_s: float = 30.0, inline_max_bytes: int = 16_000,
-                 glimpse_rows: int = 10, max_limit: int = 100_000) -> None:
+                 timeout_s: float | None = None, inline_max_bytes: int = 16_000,
+                 glimpse_rows: int = 10, max_limit: int | None = None) -> None:
         if not isinstance(config, DataEnvironmentConfig):
             if not isinstance(config, Mapping):
                 raise TypeError("data environment config must be a DataEnvironmentConfig or a "
@@ -97,10 +113,11 @@ class DataEnvironment:
         if tenant is not None:
             config.check_tenant(tenant)
         self.config = config
-        self.timeout_s = timeout_s
+        self.timeout_s = config.sql.timeout_s if timeout_s is None else timeout_s
         self.inline_max_bytes = inline_max_bytes
         self.glimpse_rows = glimpse_rows
-        self.max_limit = max_limit
+        self.max_limit = config.sql.max_rows if max_limit is None else max_limit
+        self.max_bytes = config.sql.max_bytes
         self._resolve_reference = resolve_reference
         self._create_reference = create_reference
         self._lock = threading.RLock()
@@ -132,6 +149,8 @@ class DataEnvironment:
             default = f'{ALIAS}."{self.target.schema}"'
             con.execute(f"USE {default}")
         con.execute(f"SET search_path = '{default},memory.{_VIEWS}'")
+        con.execute(f"SET memory_limit = '{self.config.sql.memory_limit.strip()}'")
+        con.execute(f"SET threads = {int(self.config.sql.threads)}")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
 
@@ -266,63 +285,136 @@ class DataEnvironment:
             raise
         self._views_version = self.catalog.version
 
-    def _execute(self, sql: str, fetch: Callable[[Any], Any]) -> Any:
+    def _execute(self, sql: str, fetch: Callable[[Any, float], Any]) -> Any:
+        """Guard and run ``sql``; ``fetch(cursor, deadline)`` reads the result.
+
+        DuckDB is interrupted at the timeout; ``fetch`` checks the same deadline
+        (``time.monotonic()``) between batches, so converting rows is bounded too.
+        """
         import duckdb
 
         with self._lock:
             self._guard(sql)
+            deadline = time.monotonic() + self.timeout_s
             timer = threading.Timer(self.timeout_s, self._con.interrupt)
             timer.daemon = True
             timer.start()
             try:
-                return fetch(self._con.execute(sql))
-            except duckdb.InterruptException:
+                return fetch(self._con.execute(sql), deadline)
+            except (duckdb.InterruptException, _Deadline):
                 raise TimeoutError(
                     f"query cancelled after {self.timeout_s:g}s; filter or aggregate more, "
                     "or add a LIMIT") from None
+            except duckdb.OutOfMemoryException as exc:
+                raise SQLError(
+                    f"query needs more than the data environment's memory_limit "
+                    f"({self.config.sql.memory_limit}); aggregate or filter more: "
+                    f"{redact(str(exc).splitlines()[0])}") from None
             except duckdb.Error as exc:
-                raise SQLError(f"query failed: {exc}") from None
+                raise SQLError(f"query failed: {redact(str(exc))}") from None
             finally:
                 timer.cancel()
 
-    def run_sql(self, sql: str, limit: int = 1000, *, references: Any = None) -> dict[str, Any]:
+    def _count(self, sql: str, deadline: float) -> int | None:
+        """The full row count of ``sql``, or ``None`` when counting would take too long."""
+        import duckdb
+
+        budget = min(deadline - time.monotonic(), _COUNT_BUDGET_S)
+        if budget <= 0:
+            return None
+        body = sql.strip().rstrip(";")
+        timer = threading.Timer(budget, self._con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            return int(self._con.execute(f"SELECT count(*) FROM (\n{body}\n) AS q").fetchone()[0])
+        except duckdb.Error:
+            return None
+        finally:
+            timer.cancel()
+
+    def _fetch_rows(self, sql: str, limit: int, cursor: Any,
+                    deadline: float) -> tuple[list[str], list[list[Any]], int | str, int]:
+        """Read the result: up to ``limit`` rows while they fit inline, else every row up to
+        the caps (``max_limit`` rows, ``max_bytes`` bytes). Returns columns, rows, the full
+        row count (or ``"more than N"``) and the rows' JSON size."""
+        columns = [d[0] for d in cursor.description]
+        rows: list[list[Any]] = []
+        size = 0
+        more = exhausted = False
+        batch = _FIRST_BATCH
+        while True:
+            want = (limit if size <= self.inline_max_bytes else self.max_limit) - len(rows)
+            if want <= 0:
+                break
+            raw = cursor.fetchmany(min(batch, want))
+            if time.monotonic() > deadline:
+                raise _Deadline()
+            if not raw:
+                exhausted = True
+                break
+            for row in raw:
+                converted = [cell_value(v) for v in row]
+                size += len(dumps(converted)) + 1
+                if size > self.max_bytes:
+                    more = True
+                    break
+                rows.append(converted)
+            if more:
+                break
+            batch = min(batch * 4, _MAX_BATCH)
+        if not (more or exhausted):
+            more = bool(cursor.fetchmany(1))
+        if not rows and more:
+            raise SQLError(
+                f"the first row alone is larger than the byte cap ({self.max_bytes:,} bytes as "
+                "JSON); select fewer or smaller columns")
+        total: int | str = len(rows)
+        if more:
+            counted = self._count(sql, deadline)
+            total = counted if counted is not None and counted > len(rows) \
+                else f"more than {len(rows)}"
+        return columns, rows, total, size
+
+    def run_sql(self, sql: str, limit: int = 1000, *,
+                references: Any = None) -> dict[str, Any]:
         """Run one read-only SELECT/WITH query (the ``run_sql`` tool).
 
-        Returns ``{"columns", "rows", "rowCount", "truncated"}`` inline, or, when
-        the rows serialise above ``inline_max_bytes``, a reference envelope of
-        kind ``"sql_result"`` whose payload is ``{"columns", "rows"}`` and
-        whose glimpse is ``{"columns", "rowCount", "rows": first rows, "truncated"}``.
+        Returns ``{"columns", "rows", "rowCount", "truncated"}`` inline (at most
+        ``limit`` rows), or, when the rows serialise above ``inline_max_bytes``, a
+        reference envelope of kind ``"sql_result"`` whose payload is ``{"columns",
+        "rows"}`` with every row of the result up to the caps (``max_limit`` rows,
+        ``config.sql.max_bytes`` bytes) and whose glimpse is ``{"columns", "rowCount",
+        "rowsReturned", "rows": first rows, "truncated"}``. ``rowCount`` is the query's full
+        row count, or the text ``"more than N"`` when counting would take too long;
+        ``truncated`` says that fewer rows were kept than the query has.
 
         Args:
             sql: the query.
-            limit: the most rows to return; ``truncated`` says whether more existed.
+            limit: the most rows to return inline.
             references: an object with ``create(kind, value, glimpse=...)`` (the tool
                 context's ``ctx.references``); defaults to ``create_reference``.
 
         Raises:
             SQLRefused: not a single read-only query over the target / catalog views.
-            SQLError: DuckDB rejected the query. TimeoutError: it ran too long.
+            SQLError: DuckDB rejected the query (or it needs more than the memory limit).
+            TimeoutError: it ran (or reading its rows took) longer than the timeout.
         """
         limit = _positive_int(limit, "limit")
         if limit > self.max_limit:
             raise ValueError(f"limit {limit} exceeds the maximum {self.max_limit}; aggregate "
                              "in SQL or page with OFFSET")
-
-        def fetch(cursor: Any) -> tuple[list[str], list[tuple]]:
-            return [d[0] for d in cursor.description], cursor.fetchmany(limit + 1)
-
-        columns, raw = self._execute(sql, fetch)
-        truncated = len(raw) > limit
-        rows = [[cell_value(v) for v in row] for row in raw[:limit]]
-        result = {"columns": columns, "rows": rows, "rowCount": len(rows), "truncated": truncated}
-        if len(json.dumps(rows, separators=(",", ":"))) <= self.inline_max_bytes:
-            return result
+        columns, rows, total, size = self._execute(
+            sql, lambda cursor, deadline: self._fetch_rows(sql, limit, cursor, deadline))
+        truncated = total != len(rows)
+        if size <= self.inline_max_bytes:
+            return {"columns": columns, "rows": rows, "rowCount": total, "truncated": truncated}
         create = getattr(references, "create", None) or self._create_reference
         if create is None:
             raise RuntimeError(
                 f"the result ({len(rows)} rows) is too large to return inline and no reference "
                 "store is available; add a LIMIT or aggregate")
-        glimpse = {"columns": columns, "rowCount": len(rows),
+        glimpse = {"columns": columns, "rowCount": total, "rowsReturned": len(rows),
                    "rows": [[_clip(v) for v in row] for row in rows[:self.glimpse_rows]],
                    "truncated": truncated}
         return create(SQL_RESULT_KIND, {"columns": columns, "rows": rows}, glimpse=glimpse)
@@ -338,7 +430,7 @@ class DataEnvironment:
         if isinstance(value, pd.DataFrame):
             return value
         if isinstance(value, str) and not _REF_TEXT.match(value):
-            return self._execute(value, lambda cursor: cursor.df())
+            return self._execute(value, lambda cursor, deadline: cursor.df())
         if isinstance(value, Mapping) and "columns" in value and "rows" in value:
             return pd.DataFrame(value["rows"], columns=list(value["columns"]))
         if isinstance(value, Mapping | str) and (isinstance(value, str) or "id" in value):
