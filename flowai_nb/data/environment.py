@@ -25,7 +25,7 @@ from ._extensions import connect
 from ._target import ALIAS, Target, attach_target
 from .catalog import Catalog, UnknownTable, _unknown_message, open_catalog_store, profile_target
 from .search import CatalogSearch
-from .sql_guard import SQLRefused, check_sql
+from .sql_guard import SQLRefused, check_sql, relation_names
 
 __all__ = ["DataEnvironment", "SQLError", "SQLRefused", "SQL_RESULT_KIND"]
 
@@ -51,6 +51,59 @@ class _Deadline(Exception):
 _FIRST_BATCH = 256
 _MAX_BATCH = 8192
 _COUNT_BUDGET_S = 2.0
+_GUARD_CACHE = 256
+
+
+def _json_row(row: tuple) -> list[Any]:
+    """A result row as JSON values (plain ints, text and finite floats pass untouched)."""
+    return [v if (t := type(v)) is int or t is str or v is None or (t is float and v - v == 0)
+            else cell_value(v) for v in row]
+
+
+class _Watchdog:
+    """One thread per environment that interrupts its DuckDB connection at a deadline
+    (cheaper than a timer thread per query)."""
+
+    def __init__(self, interrupt: Callable[[], None]) -> None:
+        self._interrupt = interrupt
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float) -> None:
+        with self._cond:
+            self._deadline = deadline
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, daemon=True,
+                                                name="flowai-sql-watchdog")
+                self._thread.start()
+            self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._deadline = None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def _watch(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                self._deadline = None
+                try:
+                    self._interrupt()
+                except Exception:  # noqa: S110 - a closed connection has nothing to stop
+                    pass
 
 
 _GLIMPSE_CELL_CHARS = 200
@@ -131,6 +184,9 @@ class DataEnvironment:
             raise
         self._views_version = -1
         self._readable: set[tuple[str, str, str]] | None = None
+        self._relations: set[str] | None = None
+        self._checked: dict[str, set[tuple[str, str, str]]] = {}
+        self._watchdog = _Watchdog(self._con.interrupt)
 
     @classmethod
     def from_config(cls, config: DataEnvironmentConfig | Mapping[str, Any], **options: Any
@@ -180,6 +236,7 @@ class DataEnvironment:
 
     def close(self) -> None:
         """Close the DuckDB connection, the catalog store and the search index."""
+        self._watchdog.close()
         with self._lock:
             self._con.close()
         self.catalog.close()
@@ -249,12 +306,27 @@ class DataEnvironment:
         return self._readable
 
     def _guard(self, sql: Any) -> None:
-        try:
-            used = check_sql(sql, self._con, self._readable_tables())
-        except SQLRefused as exc:
-            if "is not available" not in str(exc):
-                raise
-            used = check_sql(sql, self._con, self._readable_tables(refresh=True))
+        """Refuse anything but one read-only query over the readable tables.
+
+        A checked SQL text is remembered (the check parses through DuckDB, which costs
+        more than a small query); the memory is cleared whenever the tables change.
+        """
+        used = self._checked.get(sql) if isinstance(sql, str) else None
+        if used is None:
+            if self._relations is None:
+                self._relations = relation_names(self._con)
+            try:
+                used = check_sql(sql, self._con, self._readable_tables(), self._relations)
+            except SQLRefused as exc:
+                if "is not available" not in str(exc):
+                    raise
+                self._checked.clear()
+                self._relations = relation_names(self._con)
+                used = check_sql(sql, self._con, self._readable_tables(refresh=True),
+                                 self._relations)
+            if len(self._checked) >= _GUARD_CACHE:
+                self._checked.pop(next(iter(self._checked)))
+            self._checked[sql] = used
         if any(db == "memory" for db, _, _ in used):
             self._sync_views()
 
@@ -296,9 +368,7 @@ class DataEnvironment:
         with self._lock:
             self._guard(sql)
             deadline = time.monotonic() + self.timeout_s
-            timer = threading.Timer(self.timeout_s, self._con.interrupt)
-            timer.daemon = True
-            timer.start()
+            self._watchdog.arm(deadline)
             try:
                 return fetch(self._con.execute(sql), deadline)
             except (duckdb.InterruptException, _Deadline):
@@ -313,25 +383,23 @@ class DataEnvironment:
             except duckdb.Error as exc:
                 raise SQLError(f"query failed: {redact(str(exc))}") from None
             finally:
-                timer.cancel()
+                self._watchdog.disarm()
 
     def _count(self, sql: str, deadline: float) -> int | None:
         """The full row count of ``sql``, or ``None`` when counting would take too long."""
         import duckdb
 
-        budget = min(deadline - time.monotonic(), _COUNT_BUDGET_S)
-        if budget <= 0:
+        now = time.monotonic()
+        if min(deadline - now, _COUNT_BUDGET_S) <= 0:
             return None
         body = sql.strip().rstrip(";")
-        timer = threading.Timer(budget, self._con.interrupt)
-        timer.daemon = True
-        timer.start()
+        self._watchdog.arm(min(deadline, now + _COUNT_BUDGET_S))
         try:
             return int(self._con.execute(f"SELECT count(*) FROM (\n{body}\n) AS q").fetchone()[0])
         except duckdb.Error:
             return None
         finally:
-            timer.cancel()
+            self._watchdog.arm(deadline)
 
     def _fetch_rows(self, sql: str, limit: int, cursor: Any,
                     deadline: float) -> tuple[list[str], list[list[Any]], int | str, int]:
@@ -353,13 +421,18 @@ class DataEnvironment:
             if not raw:
                 exhausted = True
                 break
-            for row in raw:
-                converted = [cell_value(v) for v in row]
-                size += len(dumps(converted)) + 1
-                if size > self.max_bytes:
-                    more = True
-                    break
-                rows.append(converted)
+            converted = [_json_row(row) for row in raw]
+            batch_size = len(dumps(converted))
+            if size + batch_size <= self.max_bytes:
+                size += batch_size
+                rows += converted
+            else:  # the byte cap falls inside this batch: keep the rows that fit
+                for row in converted:
+                    size += len(dumps(row)) + 1
+                    if size > self.max_bytes:
+                        more = True
+                        break
+                    rows.append(row)
             if more:
                 break
             batch = min(batch * 4, _MAX_BATCH)
