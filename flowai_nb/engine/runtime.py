@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -186,7 +187,7 @@ class Runtime:
         if name == "scripted":
             from ..interpreters.scripted import ScriptedInterpreter
 
-            config = self.spec.providers.get("scripted") or {}
+            config = _scripted_config(self.spec)
             scripts = dict(config.get("scripts") or {})
             if config.get("replay") is not None:
                 from ..interpreters.replay import script_from_trace
@@ -286,7 +287,7 @@ class Runtime:
         text = "" if prompt is None else prompt
         if not isinstance(text, str):
             raise TypeError(f"prompt must be a string; got {type(prompt).__name__}")
-        script = _prompt_script(text, entry)
+        script = _prompt_script(text, entry, [a.name for a in self.spec.agents])
         if script is not None:
             options["script"] = script
         thread = thread_id if thread_id is not None else new_id("thread")
@@ -510,7 +511,38 @@ async def _follow(run: Run) -> None:
     await asyncio.shield(run.task)
 
 
-def _prompt_script(prompt: str, entry: str) -> dict[str, Any] | None:
+def _scripted_config(spec: RuntimeSpec) -> Mapping[str, Any]:
+    """``providers["scripted"]``, checked: a mapping of ``scripts`` / ``replay`` whose
+    scripts name agents of the spec."""
+    config = spec.providers.get("scripted")
+    if config is None:
+        return {}
+    expected = ("expected {'scripts': {agent name: [turns]}} and/or {'replay': trace}")
+    if not isinstance(config, Mapping):
+        raise ValueError(f"providers['scripted'] must be a mapping; got {config!r}; {expected}")
+    unknown = sorted(set(config) - {"scripts", "replay"})
+    if unknown:
+        raise ValueError(f"providers['scripted'] has unknown key(s) {unknown}; {expected}")
+    scripts = config.get("scripts")
+    if scripts is not None and not isinstance(scripts, Mapping):
+        raise ValueError(f"providers['scripted']['scripts'] must map agent names to turns; "
+                         f"got {scripts!r}")
+    _check_script_agents(scripts or {}, [a.name for a in spec.agents],
+                         "providers['scripted']['scripts']")
+    return config
+
+
+_JUDGE = "judge"  # the eval judge's default agent name (EvalConfig.judge_agent)
+
+
+def _check_script_agents(scripts: Mapping[str, Any], agents: list[str], where: str) -> None:
+    unknown = sorted(str(name) for name in scripts if name not in agents and name != _JUDGE)
+    if unknown:
+        raise ValueError(f"{where} scripts unknown agent(s) {unknown}; the runtime's agents "
+                         f"are {agents} (and {_JUDGE!r} scripts the eval judge)")
+
+
+def _prompt_script(prompt: str, entry: str, agents: list[str]) -> dict[str, Any] | None:
     text = prompt.strip()
     if not (text.startswith("{") and '"script"' in text):
         return None
@@ -526,6 +558,7 @@ def _prompt_script(prompt: str, entry: str) -> dict[str, Any] | None:
     if isinstance(script, list):
         return {entry: validate_script(entry, script)}
     if isinstance(script, dict):
+        _check_script_agents(script, agents, "the prompt's script")
         return {agent: validate_script(agent, turns) for agent, turns in script.items()}
     raise ValueError(f"prompt script must be a list of turns or {{agent: [turns]}}; "
                      f"got {script!r}")
@@ -713,4 +746,11 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
         config = DataEnvironmentConfig.model_validate(
             {**config.model_dump(), "target_database_url": target_database_url})
     config.check_tenant(spec.tenant)
+    target = config.target
+    if target is not None and target.kind in ("sqlite", "duckdb") \
+            and not os.path.isfile(target.path):
+        raise FileNotFoundError(
+            f"target {target.kind} database file {target.path!r} does not exist (relative "
+            f"paths are read from {os.getcwd()!r}); create it or fix the data environment's "
+            f"target")
     return config
