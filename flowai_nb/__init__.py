@@ -58,6 +58,8 @@ _LAZY = {
     "create_runtime": "flowai_nb.engine.runtime:create_runtime",
     "Runtime": "flowai_nb.engine.runtime:Runtime",
     "RunStream": "flowai_nb.engine.stream:RunStream",
+    "RunOptions": "flowai_nb.engine.options:RunOptions",
+    "RunState": "flowai_nb.engine.state:RunState",
     **{name: f"flowai_nb.authoring.data_environment:{name}" for name in (
         "DataEnvironmentConfig", "CatalogSearchConfig", "CatalogEntry")},
     **{name: f"flowai_nb.evals:{name}" for name in (
@@ -67,7 +69,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .engine.options import RunOptions  # noqa: F401
     from .engine.runtime import Runtime, create_runtime  # noqa: F401
+    from .engine.state import RunState  # noqa: F401
     from .engine.stream import RunStream  # noqa: F401
 
 
@@ -102,7 +106,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
     "CatalogEntry", "CatalogSearchConfig", "DataEnvironmentConfig", "Glimpse", "ModelSpec",
-    "PlanSpec", "ReferenceSpec", "RunStream",
+    "PlanSpec", "ReferenceSpec", "RunOptions", "RunState", "RunStream",
     "Runtime", "RuntimeSpec", "StorageFactories", "StorageFactorySpec", "TaggedUnion",
     "TenantIdentity", "TestingConfig", "ToolSpec", "ToolkitSpec", "create_runtime",
     "define_coordinator", "define_executor", "define_plan", "define_planner", "define_reference",

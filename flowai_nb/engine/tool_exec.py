@@ -23,8 +23,8 @@ from typing import Any
 from .._json import JSONValueError, to_json_value
 from .._redact import redact
 
-__all__ = ["DEFAULT_TOOL_TIMEOUT_S", "ToolError", "call_handler", "check_timeout", "checked_args",
-           "error_text", "tool_result_value"]
+__all__ = ["DEFAULT_TOOL_TIMEOUT_S", "ToolError", "check_timeout", "checked_args",
+           "error_text", "run_contained", "tool_result_value"]
 
 DEFAULT_TOOL_TIMEOUT_S = 120.0
 """Seconds a tool handler may run before its call ends with a timeout error."""
@@ -62,8 +62,8 @@ def _is_async(handler: Callable[..., Any]) -> bool:
         getattr(handler, "__call__", None))  # noqa: B004 - async __call__ objects
 
 
-async def call_handler(handler: Callable[..., Any], args: Any, ctx: Any, *, tool: str,
-                       timeout: float | None) -> Any:
+async def run_contained(handler: Callable[..., Any], args: Any, ctx: Any, *, tool: str,
+                        timeout: float | None) -> Any:
     """Call ``handler(args, ctx)`` contained; return its result.
 
     Raises:
