@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._json import cell_value, dumps
-from .._redact import redact
+from .._redact import redact, redacted_error, register_url_secrets
 from ..authoring.data_environment import CatalogEntry, DataEnvironmentConfig
 from ._extensions import connect
 from ._target import ALIAS, Target, attach_target
@@ -119,6 +119,15 @@ def _clip(value: Any) -> Any:
     return value
 
 
+def _config_urls(config: DataEnvironmentConfig) -> list[str | None]:
+    """The URLs of a config that may carry a password (target, catalog, kv)."""
+    urls = [getattr(config.target, "url", None), getattr(config.catalog, "url", None)]
+    kv_config = getattr(config.kv, "config", None) or {}
+    urls.append(kv_config.get("url") if isinstance(kv_config, dict) else None)
+    return [u if isinstance(u, str) else getattr(u, "get_secret_value", lambda: None)()
+            for u in urls]
+
+
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -174,14 +183,21 @@ class DataEnvironment:
         self._resolve_reference = resolve_reference
         self._create_reference = create_reference
         self._lock = threading.RLock()
+        register_url_secrets(*_config_urls(config))
         self._con = connect()
         self.target: Target | None = None
+        failure: BaseException | None = None
         try:
             self._setup()
             self.catalog = self._make_catalog()
+        except Exception as exc:
+            self._con.close()
+            failure = redacted_error(exc)  # "Unable to connect to Postgres at <url>" ...
         except BaseException:
             self._con.close()
             raise
+        if failure is not None:
+            raise failure  # outside the handler: the unredacted original is not chained
         self._views_version = -1
         self._readable: set[tuple[str, str, str]] | None = None
         self._relations: set[str] | None = None
