@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import time
 import uuid
 from typing import Any
 
+from .._clock import now_ms
 from .._json import dumps, to_json_value
 
 __all__ = ["now_ms", "new_id", "jsonable", "canonical", "digest", "maybe_await"]
-
-
-def now_ms() -> int:
-    """Milliseconds since the epoch."""
-    return int(time.time() * 1000)
 
 
 def new_id(prefix: str) -> str:
