@@ -119,7 +119,7 @@ class RuntimeSpec(SpecModel):
                                      f"for a built-in tool")
             tools = [row.name for row in agent_tool_rows(agent, self.tool_bindings)]
             callable_tools[agent.name] = tools
-            _check_policy_tools(agent.name, agent.tool_approval_policies, tools,
+            _check_policy_tools(agent.name, _local(agent, agent.tool_approval_policies), tools,
                                 "tool_approval_policies")
             if agent.plan is not None and agent.plan not in self.plans:
                 raise ValueError(
@@ -135,7 +135,7 @@ class RuntimeSpec(SpecModel):
                 f"approval overrides name unknown agent(s) {unknown}; known agents: {sorted(names)}"
             )
         for name, per_tool in self.approval_overrides.tools.items():
-            _check_policy_tools(name, per_tool, callable_tools[name],
+            _check_policy_tools(name, _local(self.agent(name), per_tool), callable_tools[name],
                                 f"approval_overrides.tools[{name!r}]")
         return self
 
@@ -207,6 +207,13 @@ def agent_tool_rows(agent: AgentSpec, tools: Mapping[str, ToolSpec],
                                 input_schema=tool.input_schema))
             seen.add(name)
     return rows
+
+
+def _local(agent: AgentSpec, policies: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Per-tool policies minus those naming an external toolkit's tool (``kit.tool``), whose
+    tools are only known at run time."""
+    external = {kit.id for kit in agent.toolkits if kit.external}
+    return {k: v for k, v in policies.items() if k.partition(".")[0] not in external}
 
 
 def _check_policy_tools(agent: str, policies: Mapping[str, Any], tools: list[str],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from ._base import SpecModel
 
@@ -87,7 +87,9 @@ BUILTIN_TOOL_NAMES = frozenset(
 
 
 class ToolkitSpec(SpecModel):
-    """Attaches a built-in toolkit (``catalog``, ``sql``, ``references``, ``kv``) to an agent."""
+    """Attaches a toolkit to an agent: a built-in one (``catalog``, ``sql``, ``references``,
+    ``kv``) or an external MCP server's tools (``config={"mcp": {"command": [...]}}`` or
+    ``{"mcp": {"url": ...}}``; see :mod:`flowai_nb.mcp.toolkit`)."""
 
     id: str
     config: dict[str, Any] | None = None
@@ -97,19 +99,25 @@ class ToolkitSpec(SpecModel):
     def _from_str(cls, data: Any) -> Any:
         return {"id": data} if isinstance(data, str) else data
 
-    @field_validator("id")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in BUILTIN_TOOLKITS:
+    @model_validator(mode="after")
+    def _known(self) -> ToolkitSpec:
+        if self.external is None and self.id not in BUILTIN_TOOLKITS:
             raise ValueError(
-                f"unknown toolkit {value!r}; built-in toolkits are {sorted(BUILTIN_TOOLKITS)}"
+                f"unknown toolkit {self.id!r}; built-in toolkits are {sorted(BUILTIN_TOOLKITS)}"
+                f", or give config={{'mcp': {{'command': [...]}}}} (or {{'url': ...}}) for an "
+                f"external MCP server's tools"
             )
-        return value
+        return self
+
+    @property
+    def external(self) -> str | None:
+        """``"mcp"`` when the tools come from an external MCP server (``config["mcp"]``)."""
+        return "mcp" if isinstance(self.config, dict) and "mcp" in self.config else None
 
     @property
     def tools(self) -> tuple[ToolRow, ...]:
-        """The toolkit's tool rows."""
-        return BUILTIN_TOOLKITS[self.id]
+        """The toolkit's tool rows (``()`` for an external server's: known at run time)."""
+        return () if self.external else BUILTIN_TOOLKITS[self.id]
 
     def __repr__(self) -> str:
         return f"ToolkitSpec({self.id!r})"

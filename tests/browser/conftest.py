@@ -74,6 +74,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         JUPYTER_RUNTIME_DIR=str(home / "run"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"), IPYTHONDIR=str(home / "ipython"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])),
+        # Studio's server extension (enabled by jupyter-config/) serves the demo app
+        FLOWAI_STUDIO_APP="flowai_nb.studio.demo:app",
+        FLOWAI_NB_DEMO_DIR=str(home / "studio-demo"),
     )
     port = _free_port()
     log = (home / "lab.log").open("w")
