@@ -11,7 +11,6 @@ the timeout. Three walls keep agent SQL from writing: the statement check
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -114,7 +113,7 @@ def _clip(value: Any) -> Any:
     if isinstance(value, str) and len(value) > _GLIMPSE_CELL_CHARS:
         return value[:_GLIMPSE_CELL_CHARS] + "…"
     if isinstance(value, list | dict):
-        text = json.dumps(value, default=str)
+        text = dumps(value)  # cells are JSON values already
         return value if len(text) <= _GLIMPSE_CELL_CHARS else text[:_GLIMPSE_CELL_CHARS] + "…"
     return value
 
