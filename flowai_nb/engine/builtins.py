@@ -20,6 +20,7 @@ from .approvals import APPROVED, gate, requires_approval
 from .errors import PlanNotFoundError
 from .frames import Frame
 from .references import parse_envelope
+from .tool_exec import error_text
 
 if TYPE_CHECKING:
     from .run import Run
@@ -219,14 +220,18 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
         recorded = []
         outcome = await maybe_await(pending)
         problem = _dispatch_shape_problem(outcome)
+        if problem is None:
+            outcome = jsonable(outcome)
     except (asyncio.CancelledError, Superseded):
         raise
-    except Exception as exc:
-        problem = f"the action dispatcher raised {type(exc).__name__}: {exc}"
+    except BaseException as exc:  # noqa: BLE001 - a dispatcher bug fails the plan readably
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        problem = f"the action dispatcher raised {error_text(exc)}"
     for event in recorded:
         run.deliver(event, frame)
     final = "failed" if problem is not None else "executed"
-    note = {"error": problem} if problem is not None else jsonable(outcome)
+    note = {"error": problem} if problem is not None else outcome
     ops = services.plans.status_ops(plan_id, final, note)
     recorded = [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], final)
                 for i, action in indexed]
