@@ -181,7 +181,7 @@ class Run:
                 result = hook(event)
                 if inspect.isawaitable(result):
                     self._chain_hook(result, frame)
-            except Exception as exc:  # a hook never breaks the run
+            except BaseException as exc:  # noqa: BLE001 - a hook never breaks the run
                 failures.append((hook, exc))
         for hook, exc in failures:  # reported once every hook has seen this event
             self._hook_failed(hook, exc, frame)
@@ -194,14 +194,14 @@ class Run:
                 await previous
             try:
                 await awaitable
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - CancelledError of the hook included
                 self._hook_failed(awaitable, exc, frame)
 
         self._hook_chain = asyncio.ensure_future(run_in_order())
 
-    def _hook_failed(self, hook: Any, exc: Exception, frame: Frame | None) -> None:
+    def _hook_failed(self, hook: Any, exc: BaseException, frame: Frame | None) -> None:
         name = getattr(hook, "__qualname__", None) or repr(hook)
-        message = f"event hook {name} raised {type(exc).__name__}: {exc}"
+        message = f"event hook {name} raised {error_text(exc)}"
         if self._finishing:  # nothing may follow run-finish: keep it in the trace instead
             self.trace.hook_errors.append(message)
             return
@@ -309,7 +309,7 @@ class Run:
         if self._hook_chain is not None:  # async hooks finish (and report) before the end
             try:
                 await self._hook_chain
-            except Exception:  # pragma: no cover - reported by the hook itself
+            except BaseException:  # noqa: BLE001 # pragma: no cover - reported by the hook
                 pass
         self._finishing = True
         event = self.record(ev.RunFinish, None, status, self.final_text, dict(self.usage),
@@ -322,7 +322,7 @@ class Run:
         if self._hook_chain is not None:
             try:
                 await self._hook_chain
-            except Exception:  # pragma: no cover - reported by the hook itself
+            except BaseException:  # noqa: BLE001 # pragma: no cover - reported by the hook
                 pass
         if len(self.trace.hook_errors) > reported and problem is None:
             problem = self._final_commit(  # hooks that failed on run-finish
