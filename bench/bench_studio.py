@@ -83,7 +83,7 @@ _WATCH = """
     return add.call(this, type, cb, ...rest);
   };
   new MutationObserver(() => {
-    const s = document.querySelector(".st-run .fa-status");
+    const s = document.querySelector(".st-run .fnb-status");
     if (s && s.textContent === "completed" && !window.__done) window.__done = Date.now();
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
@@ -104,15 +104,17 @@ def _measure(login: str, api: Any) -> dict[str, Any]:
         page.get_by_role("button", name="Run").click()
         page.wait_for_function("window.__done", timeout=int(SECONDS * 1000) + 60_000)
         done, messages = page.evaluate("[window.__done, window.__sse]")
+        # streamed blocks, then the answer (rendered as markdown once the run is over)
         shown = page.evaluate(
-            "[...document.querySelectorAll('.st-run .fa-text')].map((e) => e.textContent)"
-            ".join('')")
+            "[...document.querySelectorAll('.st-run .fnb-root > .fnb-text, "
+            ".st-run .fnb-root .fnb-final .fnb-md')].map((e) => e.textContent).join('')")
         browser.close()
     run = api("runs")["runs"][0]
     trace = api(f"traces/{run['traceId']}")
     deltas = sum(1 for e in trace["events"] if e["type"] == "text-delta")
     first = next(e["ts"] for e in trace["events"] if e["type"] == "text-delta")
-    return {"lag_ms": done - trace["endedAt"], "exact": shown == run["text"] and bool(shown),
+    same = "".join(shown.split()) == "".join(run["text"].split())  # markdown drops line breaks
+    return {"lag_ms": done - trace["endedAt"], "exact": same and bool(shown),
             "deltas": deltas, "rate": deltas / max((trace["endedAt"] - first) / 1000, 1e-3),
             "messages": messages}
 
