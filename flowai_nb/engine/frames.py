@@ -32,6 +32,8 @@ class Frame:
         usage: token usage of this invocation.
         started: whether ``agent-start`` was emitted.
         finished: whether ``agent-finish`` was emitted.
+        history_len: how many leading ``messages`` came from the stored history (the
+            rest are appended to it when a stateful agent finishes).
     """
 
     agent: str
@@ -48,6 +50,7 @@ class Frame:
     usage: dict[str, Any] = field(default_factory=lambda: {"inputTokens": 0, "outputTokens": 0})
     started: bool = False
     finished: bool = False
+    history_len: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The frame (and its child chain) as JSON-ready data.

@@ -482,6 +482,7 @@ class Run:
                 self.call_ids.add(call["id"])
             else:
                 history = services.history(agent, frame.thread)
+                frame.history_len = len(history)
                 frame.messages = [*history,
                                   {"role": "user", "content": [{"type": "text",
                                                                 "text": frame.prompt}]}]
@@ -524,7 +525,8 @@ class Run:
                 frame.messages.append({"role": "assistant", "content": content})
             if not uses:
                 if agent.stateful:
-                    services.save_history(agent, frame.thread, frame.messages)
+                    services.save_history(agent, frame.thread,
+                                          frame.messages[frame.history_len:])
                 frame.finished = True
                 self.emit(ev.AgentFinish, frame, agent.role, frame.depth, text, frame.usage)
                 return text

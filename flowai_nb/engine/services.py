@@ -20,6 +20,7 @@ from ..interpreters.base import Interpreter
 from ..storage.base import KeyValueStore
 from .approvals import ApprovalBroker
 from .context import ReferencesFacade, ToolContext
+from .history import HistoryStore
 from .journal import Journal
 from .leases import LeaseStore
 from .plans import PlanStore
@@ -43,7 +44,7 @@ class RunServices:
     kv: KeyValueStore
     """The tenant's engine store: paused runs, leases, approvals, references, traces."""
     memory: KeyValueStore
-    """Conversation history of stateful agents."""
+    """The store of conversation history (read through ``history_log``)."""
     user_kv: KeyValueStore
     """``ctx.kv`` of tool handlers."""
     plans: PlanStore
@@ -73,6 +74,7 @@ class RunServices:
     waiters: dict[str | None, asyncio.Future[None]] = field(default_factory=dict)
     """Followers waiting for the next event of a run (``None``: of any run)."""
     _ref_facade: ReferencesFacade | None = None
+    _history: HistoryStore | None = None
 
     def wake(self, run_id: str | None) -> asyncio.Future[None]:
         """A future resolved at the next event of ``run_id`` (any run for ``None``)."""
@@ -126,16 +128,24 @@ class RunServices:
                            kv=self.user_kv, agent=agent, thread_id=run.thread_id,
                            run_id=run.id, extra=extra)
 
+    @property
+    def history_log(self) -> HistoryStore:
+        """The append-only conversation log of stateful agents (cached per runtime)."""
+        if self._history is None:
+            self._history = HistoryStore(self.memory)
+        return self._history
+
     def history(self, agent: AgentSpec, thread: str) -> list[dict[str, Any]]:
         """The stored conversation of a stateful agent on ``thread``."""
         if not agent.stateful:
             return []
-        return list(self.memory.get(f"history/{thread}/{agent.name}") or [])
+        return self.history_log.read(thread, agent.name)
 
     def save_history(self, agent: AgentSpec, thread: str,
                      messages: list[dict[str, Any]]) -> None:
-        """Store the conversation of a stateful agent on ``thread``."""
-        self.memory.put(f"history/{thread}/{agent.name}", messages)
+        """Append ``messages`` (what one invocation added) to the conversation of a
+        stateful agent on ``thread``."""
+        self.history_log.append(thread, agent.name, messages)
 
 
 def owner_prefix() -> str:
