@@ -225,8 +225,12 @@ def _check_kind(value: Any, field: str, kinds: tuple[str, ...]) -> Any:
 class DataEnvironmentConfig(SpecModel):
     """Where agent data tools read from, and how the catalog is kept.
 
+    All keys are optional (``DataEnvironmentConfig()`` is valid); ``create_runtime``
+    pins an environment without ``tenant_id`` to the runtime's tenant.
+
     Attributes:
-        tenant_id: must equal the runtime's tenant (see :meth:`check_tenant`).
+        tenant_id: when set, must equal the runtime tenant's resource id (see
+            :meth:`check_tenant`; the tenant key ``"id@version"`` is accepted too).
         workspace_id: optional sub-scope within the tenant (catalog rows are keyed by it).
         kv: a store descriptor (``memory``, ``sqlite``, ``postgres``, ``redis``, ``duckdb``).
         target_database: a descriptor of the database agents query (sqlite, postgres, duckdb).
@@ -237,7 +241,7 @@ class DataEnvironmentConfig(SpecModel):
         catalog_search: the full-text index settings.
     """
 
-    tenant_id: str = Field(min_length=1)
+    tenant_id: str | None = Field(default=None, min_length=1)
     workspace_id: str | None = None
     kv: StorageFactorySpec | None = None
     target_database: TargetDatabase | None = None
@@ -299,6 +303,9 @@ class DataEnvironmentConfig(SpecModel):
     @property
     def scope(self) -> str:
         """``tenant_id`` or ``tenant_id/workspace_id``: the key catalog rows are stored under."""
+        if self.tenant_id is None:
+            raise ValueError("this data environment has no tenant_id yet; create_runtime sets "
+                             "it to the runtime tenant (or pass tenant_id=...)")
         return f"{self.tenant_id}/{self.workspace_id}" if self.workspace_id else self.tenant_id
 
     def check_tenant(self, tenant: Any) -> None:
@@ -307,6 +314,8 @@ class DataEnvironmentConfig(SpecModel):
         ``tenant`` is a tenant id string or a ``TenantIdentity`` (its
         ``resource_id`` or its ``key`` ``"id@version"`` must match).
         """
+        if self.tenant_id is None:
+            return
         names = {tenant} if isinstance(tenant, str) else {
             getattr(tenant, "resource_id", None), getattr(tenant, "key", None)}
         if self.tenant_id not in names:

@@ -597,8 +597,8 @@ class Run:
     async def store_plan(self, frame: Frame, agent: AgentSpec, use: dict[str, Any],
                          args: dict[str, Any]) -> dict[str, Any]:
         """``store_plan(plan?, plan_id?, body)``: validate and store a draft plan."""
-        spec_name = args.get("plan") or agent.plan
-        plans = self.rt.spec.plans
+        spec_name = args.get("plan") or (agent.plan.name if agent.plan else None)
+        plans = self.rt.spec.plans_by_name
         if spec_name is None:
             return self._tool_result(frame, use, error=(
                 f"agent {agent.name!r} has no plan type; pass plan= one of {sorted(plans)}"))

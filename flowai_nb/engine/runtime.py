@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -9,9 +10,11 @@ from typing import Any
 
 from ..authoring._schema import CompiledSchema, compile_schema
 from ..authoring.agents import AgentSpec
-from ..authoring.runtime_spec import RuntimeSpec, agent_tool_rows
+from ..authoring.runtime_spec import RuntimeSpec
 from ..authoring.storage import StorageFactorySpec
 from ..authoring.testing import TestingConfig
+from ..authoring.toolkits import Toolkit, resolve_toolkit
+from ..authoring.tools import ToolSpec
 from ..interpreters.base import Interpreter
 from ..storage import open_store
 from ..storage.base import KeyValueStore
@@ -87,6 +90,7 @@ class Runtime:
                  testing: TestingConfig | None) -> None:
         self.spec = spec
         self.tenant = spec.tenant
+        self._toolkits = _resolve_toolkits(spec)
         self.services = services
         self.data_environment_config = data_environment
         self._approval_timeout: float | None = None
@@ -112,7 +116,7 @@ class Runtime:
         self._memory_kv = (self._open(factories.memory).scoped(namespace)
                            if factories.memory else self._kv)
         self._user_kv = self._kv.scoped("user")
-        self._refs = ReferenceStore(self._kv, spec.references, self.tenant.key)
+        self._refs = ReferenceStore(self._kv, spec.references_by_name, self.tenant.key)
         self._ref_facade = ReferencesFacade(self._refs)
         self._plans = PlanStore(self._plans_kv)
         self._traces = TraceStore(self._kv)
@@ -189,8 +193,11 @@ class Runtime:
         cached = self._tool_cache.get(agent.name)
         if cached is not None:
             return cached
-        rows = agent_tool_rows(agent, self.spec.tool_bindings)
-        kit_of = {row.name: kit.id for kit in agent.toolkits for row in kit.tools}
+        kit_tools = {k: self._toolkits[k].tools for k in agent.toolkits if self._toolkits[k]}
+        rows = self.spec.tool_rows(agent, {k: self._toolkits[k].rows() for k in kit_tools})
+        kit_of = {row.name: kit for kit in agent.toolkits if kit not in kit_tools
+                  for row in self.spec.toolkit(kit).tools}
+        kit_specs = {t.name: t for tools in kit_tools.values() for t in tools}
         defs: list[dict[str, Any]] = []
         bindings: dict[str, _Binding] = {}
         for row in rows:
@@ -206,9 +213,9 @@ class Runtime:
                                               None, toolkit_handler(kit_of[row.name], row.name),
                                               None)
             else:
-                tool = self.spec.tool_bindings[row.name]
+                tool = kit_specs.get(row.name) or self.spec.tool(row.name)
                 bindings[row.name] = _Binding(row.name, None, tool.validate_arguments,
-                                              self._handlers[row.name], None)
+                                              self._handlers.get(row.name) or tool.handler, None)
         self._tool_cache[agent.name] = (defs, bindings)
         return defs, bindings
 
@@ -275,7 +282,7 @@ class Runtime:
         run.stream = RunStream(run, run.main)
         return run.stream
 
-    def query(self, prompt: str | None, thread_id: str, resume: str | None = None, *,
+    def query(self, /, prompt: str | None, thread_id: str, resume: str | None = None, *,
               approvals: Any = None, _trace_tags: dict[str, Any] | None = None) -> RunStream:
         """Run one coordinator turn; returns the run's event stream.
 
@@ -304,7 +311,7 @@ class Runtime:
     def _specialists(self) -> list[str]:
         return [a.name for a in self.spec.agents if a.role == "specialist"]
 
-    def run_specialist(self, specialist: str, prompt: str, thread_id: str | None = None, *,
+    def run_specialist(self, /, specialist: str, prompt: str, thread_id: str | None = None, *,
                        approvals: Any = None,
                        _trace_tags: dict[str, Any] | None = None) -> RunStream:
         """Run one specialist directly; returns the run's event stream.
@@ -357,8 +364,8 @@ class Runtime:
         return run.stream
 
     # -- approvals ---------------------------------------------------------------------------
-    def respond_to_approval(self, approval_id: str, outcome: str, feedback: str | None = None,
-                            partial: Any = None) -> Any:
+    def respond_to_approval(self, /, approval_id: str, outcome: str,
+                            feedback: str | None = None, partial: Any = None) -> Any:
         """Answer a pending approval: ``approve``, ``reject`` or ``revise``.
 
         Awaitable (``await runtime.respond_to_approval(...)``); the decision is
@@ -385,11 +392,11 @@ class Runtime:
         return self._plans.list(thread_id=thread_id)
 
     # -- traces --------------------------------------------------------------------------------
-    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+    def get_trace(self, /, trace_id: str) -> dict[str, Any] | None:
         """The trace with this id, or ``None``."""
         return self._traces.get(trace_id)
 
-    def list_traces(self, eval_run_id: str | None = None, test_case_id: str | None = None,
+    def list_traces(self, /, eval_run_id: str | None = None, test_case_id: str | None = None,
                     thread_id: str | None = None) -> list[dict[str, Any]]:
         """Traces matching every given filter, oldest first."""
         return self._traces.list(eval_run_id=eval_run_id, test_case_id=test_case_id,
@@ -405,25 +412,32 @@ class Runtime:
         return pd.DataFrame(rows)
 
     # -- references ----------------------------------------------------------------------------
-    async def create_reference(self, reference: Any, value: Any,
+    async def create_reference(self, /, reference: Any, value: Any,
                                glimpse: Any = None) -> dict[str, Any]:
-        """Validate and store a value; returns its envelope ``{kind, id, glimpse, ...}``."""
-        return self._refs.create(reference, value, glimpse)
+        """Validate and store a value; returns its envelope ``{kind, id, glimpse, ...}``.
 
-    def resolve_reference(self, envelope: Any) -> Any:
-        """The stored payload of a reference (its JSON form).
+        Args:
+            reference: a ReferenceSpec or a reference kind name. The spec's glimpse
+                callback runs once, on the validated value, before storing.
+            value: the JSON-serialisable payload.
+            glimpse: an explicit glimpse; without one and without a callback it is ``{}``.
+        """
+        return self._refs.create(reference, value, glimpse, fallback=_EMPTY_GLIMPSE)
+
+    async def resolve_reference(self, /, reference: Any) -> Any:
+        """The stored payload of a reference (its JSON form). Awaitable.
 
         Raises ``ReferenceNotFoundError`` (a KeyError) or ``ReferenceExpiredError``
         (a LookupError) naming the id.
         """
-        return self._refs.resolve(envelope)
+        return self._refs.resolve(reference)
 
-    def reference_glimpse(self, envelope: Any) -> Any:
-        """The cached glimpse of a reference, without loading its payload."""
-        return self._refs.glimpse(envelope)
+    async def reference_glimpse(self, /, reference: Any) -> Any:
+        """The cached glimpse of a reference, without loading its payload. Awaitable."""
+        return self._refs.glimpse(reference)
 
     # -- evals, MCP --------------------------------------------------------------------------------
-    async def run_eval(self, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
+    async def run_eval(self, /, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
         """Run an eval request (model, mapping or JSON string); returns the artifact dict.
 
         Raises ``ValueError`` for an unparseable request or another tenant's request.
@@ -432,9 +446,11 @@ class Runtime:
 
         return await run_eval(self, eval_request, progress=progress)
 
-    def stream_eval(self, eval_request: Any, *, progress: bool = False) -> Any:
+    def stream_eval(self, /, eval_request: Any, *, progress: bool = False) -> Any:
         """Progress envelopes ``{type, evalRunId, seq, data}`` of an eval, ending with
-        ``eval-finish`` carrying the artifact. Async iterator; plain ``for`` works too."""
+        ``eval-finish`` carrying the artifact. Async iterator; plain ``for`` works too.
+
+        Raises ``ValueError`` at once if the request cannot be parsed."""
         from ..evals import stream_eval
 
         return stream_eval(self, eval_request, progress=progress)
@@ -449,7 +465,9 @@ class Runtime:
         raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
 
     def close(self) -> None:
-        """Close the stores and the data environment (see :meth:`aclose` for providers)."""
+        """Close the stores, the data environment and provider-served toolkits
+        (see :meth:`aclose` for model providers)."""
+        _close_toolkits(self._toolkits)
         if self._data_env is not None:
             self._data_env.close()
             self._data_env = None
@@ -467,6 +485,54 @@ class Runtime:
         agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)
         return (f"<Runtime tenant={self.tenant.key!r} interpreter={self.interpreter.name!r} "
                 f"agents=[{agents}] store={self._kv.inner.kind}>")
+
+
+def _resolve_toolkits(spec: RuntimeSpec) -> dict[str, Toolkit | None]:
+    """Every toolkit id an agent uses -> its Toolkit (``None`` for a built-in one).
+
+    Raises ``ValueError`` naming an id nothing provides and the known ids.
+    """
+    out: dict[str, Toolkit | None] = {}
+    try:
+        for agent in spec.agents:
+            for kit in agent.toolkits:
+                if kit not in out:
+                    out[kit] = resolve_toolkit(spec.toolkit(kit))
+    except BaseException:
+        _close_toolkits(out)
+        raise
+    return out
+
+
+def _close_toolkits(toolkits: dict[str, Toolkit | None]) -> None:
+    for kit in toolkits.values():
+        if kit is not None and kit.close is not None:
+            result = kit.close()
+            if inspect.isawaitable(result):
+                _run_sync(result)
+    toolkits.clear()
+
+
+def _run_sync(awaitable: Any) -> None:
+    import asyncio
+    import threading
+
+    async def wait() -> None:
+        await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(wait())
+        return
+    # Inside a running loop (a notebook): finish it on a helper thread.
+    thread = threading.Thread(target=asyncio.run, args=(wait(),), daemon=True)
+    thread.start()
+    thread.join()
+
+
+def _EMPTY_GLIMPSE(_: Any) -> Any:  # noqa: N802 - a constant callback
+    return {}
 
 
 def _alive(run: Run) -> bool:
@@ -526,7 +592,7 @@ def _callables(value: Any, what: str) -> list[Callable[..., Any]]:
 def create_runtime(
     spec: RuntimeSpec | Mapping[str, Any],
     *,
-    tool_bindings: Mapping[str, Callable[..., Any]] | None = None,
+    tool_bindings: list[ToolSpec] | None = None,
     services: Mapping[str, Any] | None = None,
     approval_predicates: Mapping[str, Callable[..., Any]] | None = None,
     action_dispatcher: Callable[..., Any] | None = None,
@@ -540,8 +606,11 @@ def create_runtime(
 
     Args:
         spec: a :class:`RuntimeSpec` (or its wire form).
-        tool_bindings: ``{tool name: handler(args, ctx)}`` for tools whose spec
-            carries no handler (for example a spec loaded from JSON).
+        tool_bindings: additional ToolSpec values with Python handlers: they bind
+            handlers to the spec's tools (for example a spec loaded from JSON)
+            and add runtime-level tools. Every tool attached to an agent must
+            end up with a handler. (A ``{tool name: handler}`` mapping for
+            tools of the spec is accepted too.)
         services: objects tools reach as ``ctx.<name>``.
         approval_predicates: ``{predicate id: predicate(args, info) -> bool}``
             for dynamic approval policies.
@@ -602,38 +671,21 @@ def create_runtime(
     for key in services:
         if not isinstance(key, str):
             raise TypeError(f"service names must be strings; got {key!r}")
+        if not key:
+            raise ValueError("service names must be non-empty strings; got ''")
         if key in RESERVED_SERVICE_KEYS:
             raise ValueError(f"service name {key!r} is reserved (ctx.{key} is built in); "
                              f"reserved names: {sorted(RESERVED_SERVICE_KEYS)}")
 
-    bindings = dict(tool_bindings or {})
-    if not isinstance(tool_bindings or {}, Mapping):
-        raise TypeError(f"tool_bindings must be a mapping of tool name -> handler; "
-                        f"got {type(tool_bindings).__name__}")
-    handlers: dict[str, Callable[..., Any]] = {}
-    for name, handler in bindings.items():
-        if hasattr(handler, "handler") and hasattr(handler, "input_schema"):
-            handler = handler.handler
-        if not callable(handler):
-            raise TypeError(f"tool binding {name!r} must be callable; got {handler!r}")
-        if name not in spec.tool_bindings:
-            raise ValueError(f"tool binding {name!r} names no tool of the spec; declared "
-                             f"tools: {sorted(spec.tool_bindings)}")
-        handlers[name] = handler
-    for name, tool in spec.tool_bindings.items():
-        if name not in handlers and tool.handler is not None:
-            handlers[name] = tool.handler
-    for agent in spec.agents:
-        for name in agent.tools:
-            if name not in handlers:
-                raise ValueError(f"tool {name!r} of agent {agent.name!r} has no Python handler; "
-                                 f"decorate the handler with define_tool(...) or pass "
-                                 f"create_runtime(tool_bindings={{{name!r}: handler}})")
+    spec, handlers = _bind_tools(spec, tool_bindings)
 
     predicates: dict[str, Callable[..., Any]] = {}
-    for name, tool in spec.tool_bindings.items():
+    for name, tool in spec.tools_by_name.items():
         if tool.predicate is not None:
             predicates[f"tool:{name}"] = tool.predicate
+    if approval_predicates is not None and not isinstance(approval_predicates, Mapping):
+        raise TypeError(f"approval_predicates must be a mapping of predicate id -> callable; "
+                        f"got {type(approval_predicates).__name__}: {approval_predicates!r}")
     for key, predicate in (approval_predicates or {}).items():
         if not callable(predicate):
             raise TypeError(f"approval predicate {key!r} must be callable; got {predicate!r}")
@@ -652,6 +704,61 @@ def create_runtime(
     return Runtime(spec, handlers=handlers, services=dict(services), predicates=predicates,
                    dispatcher=action_dispatcher, hooks=hooks, data_environment=data_config,
                    interpreter_name=interpreter, testing=testing_config)
+
+
+def _bind_tools(spec: RuntimeSpec, tool_bindings: Any
+                ) -> tuple[RuntimeSpec, dict[str, Callable[..., Any]]]:
+    """Handlers by tool name; extra bound tools are appended to the spec's ``toolBindings``.
+
+    ``tool_bindings`` is a list of bound ToolSpecs (the reference form); a
+    ``{name: handler}`` mapping for tools of the spec is accepted too.
+    """
+    if tool_bindings is None:
+        tool_bindings = []
+    if isinstance(tool_bindings, Mapping):
+        items: list[Any] = []
+        for name, handler in tool_bindings.items():
+            if isinstance(handler, ToolSpec):
+                items.append(handler)
+                continue
+            if not callable(handler):
+                raise TypeError(f"tool binding {name!r} must be callable; got {handler!r}")
+            if name not in spec.tools_by_name:
+                raise ValueError(f"tool binding {name!r} names no tool of the spec; declared "
+                                 f"tools: {sorted(spec.tools_by_name)} (to add a tool, pass "
+                                 f"tool_bindings=[ToolSpec, ...])")
+            items.append(spec.tool(name).bind(handler))
+        tool_bindings = items
+    if isinstance(tool_bindings, str | bytes | ToolSpec) or not isinstance(tool_bindings, Iterable):
+        raise TypeError(f"tool_bindings must be a list of ToolSpec values with handlers; "
+                        f"got {type(tool_bindings).__name__}: {tool_bindings!r}")
+    declared = spec.tools_by_name
+    handlers: dict[str, Callable[..., Any]] = {
+        name: tool.handler for name, tool in declared.items() if tool.handler is not None}
+    extra: list[ToolSpec] = []
+    for tool in tool_bindings:
+        if not isinstance(tool, ToolSpec):
+            raise TypeError(f"tool_bindings must hold ToolSpec values (define_tool); "
+                            f"got {type(tool).__name__}: {tool!r}")
+        if tool.handler is None:
+            raise ValueError(f"tool binding {tool.name!r} has no Python handler; decorate the "
+                             f"handler with @define_tool(...) or use spec.bind(handler)")
+        known = declared.get(tool.name)
+        if known is not None and known != tool:
+            raise ValueError(f"tool binding {tool.name!r} differs from the spec's tool of that "
+                             f"name (description, schema or approval); bind the same ToolSpec")
+        if known is None and tool.name not in (t.name for t in extra):
+            extra.append(tool)
+        handlers[tool.name] = tool.handler
+    for agent in spec.agents:
+        for tool in agent.tools:
+            if tool.name not in handlers:
+                raise ValueError(f"tool {tool.name!r} of agent {agent.name!r} has no Python "
+                                 f"handler; decorate the handler with @define_tool(...) or pass "
+                                 f"create_runtime(tool_bindings=[bound ToolSpec])")
+    if extra:
+        spec = spec.model_copy(update={"tool_bindings": (*spec.tool_bindings, *extra)})
+    return spec, handlers
 
 
 def _data_environment(spec: RuntimeSpec, data_environment: Any,
@@ -685,4 +792,6 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
         config = DataEnvironmentConfig.model_validate(
             {**config.model_dump(), "target_database_url": target_database_url})
     config.check_tenant(spec.tenant)
+    if config.tenant_id is None:
+        config = config.model_copy(update={"tenant_id": spec.tenant.resource_id})
     return config
