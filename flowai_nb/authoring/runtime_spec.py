@@ -19,6 +19,7 @@ from .approvals import (
 )
 from .plans import PlanSpec
 from .references import ReferenceSpec
+from .secrets import hide_secrets
 from .storage import StorageFactories
 from .tenant import TenantIdentity
 from .toolkits import (
@@ -72,6 +73,10 @@ class RuntimeSpec(SpecModel):
     ``*_by_name`` properties. A ``{name: spec}`` mapping is accepted on input
     for ``references``, ``plans`` and ``toolBindings`` too.
 
+    API keys and passwords in ``providers`` are ``SecretStr`` values (they dump
+    as ``**********``); a spec that must carry a key to another process names an
+    environment variable: ``{"anthropic": {"apiKeyEnv": "ANTHROPIC_API_KEY"}}``.
+
     Kept deviation: only a coordinator may declare ``routes`` (the reference
     only says unknown, duplicate and self routes are errors).
     """
@@ -96,6 +101,12 @@ class RuntimeSpec(SpecModel):
     @classmethod
     def _toolkits(cls, value: Any) -> Any:
         return [value] if isinstance(value, str | ToolkitSpec) else value
+
+    @field_validator("providers")
+    @classmethod
+    def _secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # API keys and passwords become SecretStr: dumps, reprs and traces show **********.
+        return hide_secrets(value)
 
     @model_validator(mode="after")
     def _check(self) -> RuntimeSpec:

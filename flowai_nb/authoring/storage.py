@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._base import SpecModel
+from .secrets import hide_secrets
 
 __all__ = ["StorageFactorySpec", "StorageFactories", "STORE_KINDS"]
 
@@ -30,6 +31,9 @@ class StorageFactorySpec(SpecModel):
         register_store_factory("dict", lambda config: MyDictStore(**(config or {})))
         StorageFactories(kv=StorageFactorySpec(kind="dict", config={"size": 10}))
 
+    Passwords in ``config`` (a ``password`` key, a ``url`` with a password) are
+    ``SecretStr`` values: dumps and reprs show ``**********``.
+
     Kept deviation: ``duckdb`` is a built-in kind besides the reference's ones.
     """
 
@@ -43,6 +47,12 @@ class StorageFactorySpec(SpecModel):
         if isinstance(data, Mapping) and "kind" in data and "config" not in data and len(data) > 1:
             return {"kind": data["kind"], "config": {k: v for k, v in data.items() if k != "kind"}}
         return data
+
+    @field_validator("config")
+    @classmethod
+    def _secrets(cls, value: Any) -> Any:
+        # Passwords (and URLs carrying one) become SecretStr: dumps and reprs hide them.
+        return hide_secrets(value)
 
     @model_validator(mode="after")
     def _check_config(self) -> StorageFactorySpec:

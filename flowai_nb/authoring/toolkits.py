@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._base import SpecModel
+from .secrets import hide_secrets
 from .tools import ToolSpec
 
 __all__ = [
@@ -107,7 +108,10 @@ class ToolkitSpec(SpecModel):
     Any non-empty id is accepted here; an id nothing provides is a clear error
     at ``create_runtime``, naming it and the known ids. A plain string is
     accepted wherever a ToolkitSpec is expected (``"sql"`` becomes
-    ``ToolkitSpec(id="sql")``).
+    ``ToolkitSpec(id="sql")``). Secrets in ``config`` (keys ending in ``token``,
+    ``apiKey``, ``password``, ``secret``, ``authorization``; URLs with a
+    password) are ``SecretStr`` values; a provider unwraps them with
+    :func:`flowai_nb.authoring.secrets.reveal`.
     """
 
     id: str = Field(min_length=1)
@@ -117,6 +121,12 @@ class ToolkitSpec(SpecModel):
     @classmethod
     def _from_str(cls, data: Any) -> Any:
         return {"id": data} if isinstance(data, str) else data
+
+    @field_validator("config")
+    @classmethod
+    def _secrets(cls, value: Any) -> Any:
+        # Tokens, keys and passwords in the config dump as ********** (reveal() unwraps).
+        return hide_secrets(value)
 
     @property
     def tools(self) -> tuple[ToolRow, ...]:

@@ -11,6 +11,7 @@ from typing import Any
 from ..authoring._schema import CompiledSchema, compile_schema
 from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec
+from ..authoring.secrets import reveal, secret_url
 from ..authoring.storage import StorageFactorySpec
 from ..authoring.testing import TestingConfig
 from ..authoring.toolkits import Toolkit, resolve_toolkit
@@ -783,10 +784,10 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
     if target_database_url is not None and data_environment is not None:
         if config.target_database is not None or (
             config.target_database_url is not None
-            and config.target_database_url != target_database_url
+            and reveal(config.target_database_url) != target_database_url
         ):
             raise ValueError(
-                f"target_database_url={target_database_url!r} conflicts with the data "
+                f"target_database_url={secret_url(target_database_url)!r} conflicts with the data "
                 f"environment's target database; give the target in one place only"
             )
         config = DataEnvironmentConfig.model_validate(

@@ -4,6 +4,7 @@ Configure it in the runtime spec (camelCase or snake_case keys)::
 
     fa.define_runtime(tenant, agents=[...], providers={"anthropic": {
         "apiKey": "...",            # default: the ANTHROPIC_API_KEY environment variable
+        "apiKeyEnv": "MY_KEY_VAR",  # or name the variable (what a dumped spec should carry)
         "baseUrl": "...",           # default: the SDK's (https://api.anthropic.com)
         "maxRetries": 2,            # retries of 408/409/429/5xx, honouring retry-after
         "timeout": 600,             # seconds per request
@@ -43,6 +44,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from ..authoring.secrets import REDACTED, reveal
 from ._prices import check_prices, cost_usd, price_for
 from .base import (
     Interpreter,
@@ -65,6 +67,7 @@ DEFAULT_MAX_TOKENS = 8192
 
 _KEYS = {  # accepted spelling -> canonical key
     "apiKey": "apiKey", "api_key": "apiKey",
+    "apiKeyEnv": "apiKeyEnv", "api_key_env": "apiKeyEnv",
     "baseUrl": "baseUrl", "base_url": "baseUrl",
     "maxRetries": "maxRetries", "max_retries": "maxRetries",
     "timeout": "timeout",
@@ -169,7 +172,8 @@ class AnthropicInterpreter(Interpreter):
         """Build the interpreter from a runtime's ``providers`` mapping.
 
         Reads ``providers["anthropic"]`` (see the module doc for its keys);
-        the API key falls back to ``ANTHROPIC_API_KEY``.
+        the API key is ``apiKey`` (a ``SecretStr`` in the spec), else the
+        environment variable named by ``apiKeyEnv``, else ``ANTHROPIC_API_KEY``.
 
         Raises:
             ValueError: no API key anywhere, an unknown key, or a bad value.
@@ -184,12 +188,19 @@ class AnthropicInterpreter(Interpreter):
                 raise ValueError(f"unknown key {key!r} in providers['anthropic']; expected one of "
                                  f"{sorted(set(_KEYS.values()))}")
             config[canonical] = value
-        api_key = config.get("apiKey") or os.environ.get("ANTHROPIC_API_KEY")
+        api_key = reveal(config.get("apiKey"))
+        if api_key == REDACTED:
+            raise ValueError(
+                "providers['anthropic']['apiKey'] is '**********': the key was redacted when "
+                "the spec was dumped. Name an environment variable instead: "
+                "providers={'anthropic': {'apiKeyEnv': 'ANTHROPIC_API_KEY'}}")
+        env = config.get("apiKeyEnv") or "ANTHROPIC_API_KEY"
+        api_key = api_key or os.environ.get(env)
         if not api_key:
             raise ValueError(
-                "the anthropic interpreter needs an API key: set the ANTHROPIC_API_KEY "
+                f"the anthropic interpreter needs an API key: set the {env} "
                 "environment variable or pass providers={'anthropic': {'apiKey': ...}} "
-                "to define_runtime")
+                "(or {'apiKeyEnv': 'VARIABLE'}) to define_runtime")
         return cls(
             api_key=api_key,
             base_url=config.get("baseUrl"),

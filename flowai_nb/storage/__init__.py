@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
+from ..authoring.secrets import reveal
 from ._common import redact_url
 from .base import KeyValueStore, ScopedStore
 
@@ -132,6 +133,7 @@ def open_store(descriptor: Any) -> KeyValueStore:
         ImportError: the kind's driver is not installed (the message names the extra).
     """
     kind, config = _split(descriptor)
+    config = reveal(config)
     if kind in _FACTORIES:
         store = _FACTORIES[kind](config)
         if not isinstance(store, KeyValueStore):
