@@ -62,6 +62,8 @@ _LAZY = {
     "Runtime": "flowai_nb.engine.runtime:Runtime",
     "RunStream": "flowai_nb.engine.stream:RunStream",
     "register_store_factory": "flowai_nb.storage:register_store_factory",
+    "RunOptions": "flowai_nb.engine.options:RunOptions",
+    "RunState": "flowai_nb.engine.state:RunState",
     **{name: f"flowai_nb.authoring.data_environment:{name}" for name in (
         "DataEnvironmentConfig", "CatalogSearchConfig", "CatalogEntry")},
     **{name: f"flowai_nb.evals:{name}" for name in (
@@ -71,7 +73,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .engine.options import RunOptions  # noqa: F401
     from .engine.runtime import Runtime, create_runtime  # noqa: F401
+    from .engine.state import RunState  # noqa: F401
     from .engine.stream import RunStream  # noqa: F401
 
 
@@ -106,7 +110,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "AgentSpec", "ApprovalOverrides", "ApprovalPolicies", "ApprovalPolicy", "ApprovalPolicyPatch",
     "CatalogEntry", "CatalogSearchConfig", "DataEnvironmentConfig", "Glimpse", "ModelSpec",
-    "PlanSpec", "ReferenceSpec", "RunStream",
+    "PlanSpec", "ReferenceSpec", "RunOptions", "RunState", "RunStream",
     "Runtime", "RuntimeSpec", "StorageFactories", "StorageFactorySpec", "TaggedUnion",
     "TenantIdentity", "TestingConfig", "ToolSpec", "ToolkitSpec", "create_runtime",
     "define_coordinator", "define_executor", "define_plan", "define_planner", "define_reference",

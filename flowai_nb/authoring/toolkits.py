@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ._base import SpecModel
 from .secrets import hide_secrets
-from .tools import ToolSpec
+from .tools import ToolSpec, bound_tool
 
 __all__ = [
     "ToolkitSpec", "ToolRow", "Toolkit", "ToolkitProvider", "BUILTIN_TOOLKITS", "ROLE_TOOLS",
@@ -179,12 +179,7 @@ class Toolkit:
         tools = tuple(self.tools)
         seen: set[str] = set()
         for tool in tools:
-            if not isinstance(tool, ToolSpec):
-                raise TypeError(f"toolkit {self.id!r}: tools must be ToolSpec values "
-                                f"(use define_tool); got {tool!r}")
-            if tool.handler is None:
-                raise ValueError(f"toolkit {self.id!r}: tool {tool.name!r} has no handler; "
-                                 f"decorate it: @define_tool(...)")
+            bound_tool(tool, f"toolkit {self.id!r}")
             if tool.name in BUILTIN_TOOL_NAMES:
                 raise ValueError(f"toolkit {self.id!r}: tool name {tool.name!r} is reserved "
                                  f"for a built-in tool")

@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..authoring.agents import AgentSpec
+from ..authoring.approvals import ApprovalPolicy
 from ..storage.base import KeyValueStore
-from ._util import maybe_await, now_ms
+from . import events as ev
+from ._signals import RunFailed
+from ._util import jsonable, maybe_await, now_ms
 
-__all__ = ["ApprovalBroker", "Approver", "make_approver", "OUTCOMES", "APPROVAL_ENV"]
+if TYPE_CHECKING:
+    from .frames import Frame
+    from .run import Run
+    from .services import RunServices
+
+__all__ = ["ApprovalBroker", "Approver", "make_approver", "OUTCOMES", "APPROVAL_ENV",
+           "APPROVED", "requires_approval", "gate"]
+
+APPROVED = {"outcome": "approve", "feedback": None, "partial": None}
+"""The decision of a gate whose policy needs no approval."""
 
 OUTCOMES = ("approve", "reject", "revise")
 APPROVAL_ENV = "FLOWAI_NB_APPROVAL"
@@ -207,3 +220,79 @@ def _check_partial(record: dict[str, Any], outcome: str, partial: Any) -> None:
 def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:
     if not future.done():
         future.set_result(decision)
+
+
+async def requires_approval(services: RunServices, policy: ApprovalPolicy, args: Any, *,
+                            kind: str, target: str, agent: AgentSpec) -> bool:
+    """Whether ``policy`` requires an approval for this call (a raising predicate: yes)."""
+    if policy.kind == "never":
+        return False
+    if policy.kind == "always":
+        return True
+    predicate = services.predicates.get(policy.value or "")
+    if predicate is None:
+        return True
+    info = {"kind": kind, "target": target, "tenant": services.tenant.to_wire(),
+            "agent": agent.name}
+    try:
+        return bool(await maybe_await(predicate(jsonable(args), info)))
+    except Exception:
+        return True  # fail closed
+
+
+async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *, kind: str,
+               target: str, payload: dict[str, Any], policy: ApprovalPolicy,
+               predicate_args: Any) -> dict[str, Any]:
+    """Open a gate if ``policy`` requires it, wait for the decision and return it.
+
+    Opening persists the paused run (so it can be resumed anywhere) and emits
+    ``approval-required``; the decision is emitted as ``approval-decision``.
+    """
+    approval_id = f"ap-{run.id}-{use['id']}-{kind}"
+    services = run.services
+    broker = services.broker
+    if approval_id in run.decided:
+        return broker.decision(approval_id) or APPROVED
+    record = broker.get(approval_id)
+    if record is None:
+        if not await requires_approval(services, policy, predicate_args, kind=kind,
+                                       target=target, agent=agent):
+            return APPROVED
+        run.resume_token = run.token
+        request = {"approvalId": approval_id, "runId": run.id, "threadId": run.thread_id,
+                   "agent": agent.name, "kind": kind, "target": target,
+                   "payload": jsonable(payload), "resumeToken": run.resume_token}
+        run.open_gate = approval_id
+        event = run.record(ev.ApprovalRequired, frame, approval_id, kind, target,
+                           request["payload"], run.resume_token)
+        run.pause_seq = run.seq
+        run.persist(open_approval=request)
+        run.deliver(event, frame)
+        if run.approver is not None:
+            try:
+                answer = await maybe_await(run.approver(request))
+            except (ValueError, TypeError) as exc:
+                raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
+                                "approver", frame) from None
+            except Exception as exc:
+                raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
+                                "approver", frame) from None
+            if answer is not None:
+                try:
+                    broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
+                                   answer.get("partial"))
+                except RuntimeError:
+                    pass  # someone answered first; their decision stands
+    run.parked = run.open_gate = approval_id
+    run.status = "paused"
+    try:
+        decision = await broker.wait(approval_id, services.approval_timeout)
+    finally:
+        run.parked = None
+    run.open_gate = None
+    run.status = "running"
+    run.claim()
+    run.decided.append(approval_id)
+    run.emit(ev.ApprovalDecision, frame, approval_id, decision["outcome"],
+             decision.get("feedback"), decision.get("partial"))
+    return decision

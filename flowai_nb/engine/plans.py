@@ -11,7 +11,7 @@ from .errors import PlanNotFoundError
 __all__ = ["PlanStore", "PLAN_STATUSES"]
 
 PLAN_STATUSES = ("draft", "pending_approval", "approved", "rejected", "executing", "executed",
-                 "failed")
+                 "failed", "needs_reconciliation")
 
 
 def _split(plan_id: str) -> tuple[str, int | None]:

@@ -5,29 +5,29 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from ..authoring._schema import CompiledSchema, compile_schema
 from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec
 from ..authoring.secrets import reveal, secret_url
 from ..authoring.storage import StorageFactorySpec
 from ..authoring.testing import TestingConfig
 from ..authoring.toolkits import Toolkit, resolve_toolkit
-from ..authoring.tools import ToolSpec
+from ..authoring.tools import ToolSpec, bound_tool
 from ..interpreters.base import Interpreter
 from ..storage import open_store
 from ..storage.base import KeyValueStore
 from ._util import new_id
 from .approvals import ApprovalBroker, make_approver
-from .context import RESERVED_SERVICE_KEYS, ReferencesFacade, ToolContext
-from .frames import Frame
+from .builtins import BUILTIN_TOOLS
+from .context import RESERVED_SERVICE_KEYS
+from .options import RunOptions, check_options
 from .plans import PlanStore
 from .references import ReferenceStore
 from .run import RESUME_PREFIX, Run
+from .services import RunServices
 from .stream import RunStream
-from .toolkits import toolkit_handler
+from .tools import ToolRegistry
 from .traces import TraceStore
 
 __all__ = ["Runtime", "create_runtime", "INTERPRETERS"]
@@ -58,25 +58,6 @@ class _Done(Coroutine[Any, Any, Any]):
         yield  # pragma: no cover
 
 
-@dataclass(slots=True)
-class _Binding:
-    name: str
-    schema: CompiledSchema | None
-    validator: Callable[[Any], Any] | None
-    handler: Callable[..., Any] | None
-    builtin: Callable[..., Any] | None
-
-    def validate(self, args: Any) -> Any:
-        if self.validator is not None:
-            return self.validator(args)
-        assert self.schema is not None
-        return self.schema.validate(args or {}, what=f"invalid arguments for tool {self.name!r}")[0]
-
-
-_BUILTINS = {"call_agent": Run.call_agent, "store_plan": Run.store_plan,
-             "execute_plan": Run.execute_plan}
-
-
 class Runtime:
     """A live runtime: runs agents, holds approvals, plans, references and traces.
 
@@ -93,16 +74,8 @@ class Runtime:
         self.tenant = spec.tenant
         self._toolkits = _resolve_toolkits(spec)
         self.services = services
+        """The objects tools reach as ``ctx.<name>``."""
         self.data_environment_config = data_environment
-        self._approval_timeout: float | None = None
-        self.reference_threshold_bytes = 32_768
-        """Tool results larger than this (as JSON) are stored as references automatically."""
-        self._handlers = handlers
-        self._predicates = predicates
-        self._dispatcher = dispatcher
-        self._event_hooks = hooks
-        self._live: dict[str, Run] = {}
-        self._tool_cache: dict[str, tuple[list[dict[str, Any]], dict[str, _Binding]]] = {}
         self._data_env: Any = None
 
         factories = spec.storage_factories
@@ -111,19 +84,21 @@ class Runtime:
             kv_desc = StorageFactorySpec.model_validate(_descriptor(data_environment.kv))
         self._stores: list[KeyValueStore] = []
         namespace = f"tenant/{self.tenant.key}"
-        self._kv = self._open(kv_desc).scoped(namespace)
-        self._plans_kv = (self._open(factories.plans).scoped(namespace)
-                          if factories.plans else self._kv)
-        self._memory_kv = (self._open(factories.memory).scoped(namespace)
-                           if factories.memory else self._kv)
-        self._user_kv = self._kv.scoped("user")
-        self._refs = ReferenceStore(self._kv, spec.references_by_name, self.tenant.key)
-        self._ref_facade = ReferencesFacade(self._refs)
-        self._plans = PlanStore(self._plans_kv)
-        self._traces = TraceStore(self._kv)
-        self._broker = ApprovalBroker(self._kv)
+        kv = self._open(kv_desc).scoped(namespace)
+        self._kv = kv
+        plans_kv = self._open(factories.plans).scoped(namespace) if factories.plans else kv
+        memory_kv = self._open(factories.memory).scoped(namespace) if factories.memory else kv
         self.interpreter = self._make_interpreter(interpreter_name, testing)
         self._interpreters: dict[str, Interpreter] = {self.interpreter.name: self.interpreter}
+        self._run_services = RunServices(
+            spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
+            plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
+            refs=ReferenceStore(kv, spec.references_by_name, self.tenant.key),
+            traces=TraceStore(kv),
+            tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits),
+            interpreter_for=self._interpreter_for, hooks=hooks, dispatcher=dispatcher,
+            predicates=predicates, user_services=services, data=self._data,
+            owner=new_id("owner"), handle=self)
         # Agents routed to another provider get theirs now, so a missing key fails here.
         for agent in spec.agents:
             if agent.model is not None and agent.model.provider is not None:
@@ -133,7 +108,7 @@ class Runtime:
     def approval_timeout(self) -> float | None:
         """Seconds after which a pending approval is rejected with feedback "timed out"
         (``None``, the default, waits for as long as it takes)."""
-        return self._approval_timeout
+        return self._run_services.approval_timeout
 
     @approval_timeout.setter
     def approval_timeout(self, value: float | None) -> None:
@@ -141,7 +116,19 @@ class Runtime:
                                   or not value > 0):
             raise ValueError(f"approval_timeout must be a positive number of seconds or None; "
                              f"got {value!r}")
-        self._approval_timeout = value
+        self._run_services.approval_timeout = value
+
+    @property
+    def reference_threshold_bytes(self) -> int:
+        """Tool results larger than this (as JSON) are stored as references automatically."""
+        return self._run_services.reference_threshold_bytes
+
+    @reference_threshold_bytes.setter
+    def reference_threshold_bytes(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"reference_threshold_bytes must be a non-negative int; "
+                             f"got {value!r}")
+        self._run_services.reference_threshold_bytes = value
 
     # -- construction helpers ---------------------------------------------------------
     def _open(self, descriptor: StorageFactorySpec | None) -> KeyValueStore:
@@ -189,60 +176,16 @@ class Runtime:
             self._interpreters[provider] = self._make_interpreter(provider, None)
         return self._interpreters[provider]
 
-    # -- tools ---------------------------------------------------------------------------
-    def _agent_tools(self, agent: AgentSpec) -> tuple[list[dict[str, Any]], dict[str, _Binding]]:
-        cached = self._tool_cache.get(agent.name)
-        if cached is not None:
-            return cached
-        kit_tools = {k: self._toolkits[k].tools for k in agent.toolkits if self._toolkits[k]}
-        rows = self.spec.tool_rows(agent, {k: self._toolkits[k].rows() for k in kit_tools})
-        kit_of = {row.name: kit for kit in agent.toolkits if kit not in kit_tools
-                  for row in self.spec.toolkit(kit).tools}
-        kit_specs = {t.name: t for tools in kit_tools.values() for t in tools}
-        defs: list[dict[str, Any]] = []
-        bindings: dict[str, _Binding] = {}
-        for row in rows:
-            defs.append({"name": row.name, "description": row.description,
-                         "input_schema": row.input_schema})
-            if row.name in _BUILTINS:
-                bindings[row.name] = _Binding(row.name, compile_schema(row.input_schema,
-                                                                       name=row.name),
-                                              None, None, _BUILTINS[row.name])
-            elif row.name in kit_of:
-                bindings[row.name] = _Binding(row.name, compile_schema(row.input_schema,
-                                                                       name=row.name),
-                                              None, toolkit_handler(kit_of[row.name], row.name),
-                                              None)
-            else:
-                tool = kit_specs.get(row.name) or self.spec.tool(row.name)
-                bindings[row.name] = _Binding(row.name, None, tool.validate_arguments,
-                                              self._handlers.get(row.name) or tool.handler, None)
-        self._tool_cache[agent.name] = (defs, bindings)
-        return defs, bindings
-
-    def _tool_defs(self, agent: AgentSpec) -> list[dict[str, Any]]:
-        return self._agent_tools(agent)[0]
-
-    def _tool_binding(self, agent: AgentSpec, name: str) -> _Binding | None:
-        return self._agent_tools(agent)[1].get(name)
-
-    def _context(self, run: Run, frame: Frame, tool_use_id: str | None,
-                 extra: dict[str, Any] | None = None) -> ToolContext:
-        return ToolContext(services=self.services, tool_use_id=tool_use_id,
-                           references=self._ref_facade, data_provider=self._data,
-                           kv=self._user_kv, agent=frame.agent, thread_id=run.thread_id,
-                           run_id=run.id, extra=extra)
-
     def _data(self) -> Any:
         if self.data_environment_config is None:
             return None
         if self._data_env is None:
             from ..data.environment import DataEnvironment
 
+            refs = self._run_services.refs
             self._data_env = DataEnvironment.from_config(
                 self.data_environment_config, tenant=self.tenant,
-                resolve_reference=self._refs.resolve,
-                create_reference=self._refs.create)
+                resolve_reference=refs.resolve, create_reference=refs.create)
         return self._data_env
 
     @property
@@ -250,41 +193,35 @@ class Runtime:
         """The data environment (DuckDB), or ``None`` when none is configured."""
         return self._data()
 
-    # -- history -------------------------------------------------------------------------
-    def _history(self, agent: AgentSpec, thread: str) -> list[dict[str, Any]]:
-        if not agent.stateful:
-            return []
-        return list(self._memory_kv.get(f"history/{thread}/{agent.name}") or [])
-
-    def _save_history(self, agent: AgentSpec, thread: str, messages: list[dict[str, Any]]) -> None:
-        self._memory_kv.put(f"history/{thread}/{agent.name}", messages)
-
     # -- runs ------------------------------------------------------------------------------
     def _start(self, entry: str, prompt: Any, thread_id: str | None, approvals: Any,
-               tags: dict[str, Any] | None) -> RunStream:
-        options: dict[str, Any] = {}
+               options: RunOptions | None) -> RunStream:
+        run_options = check_options(options)
+        interpreter_options: dict[str, Any] = {}
         text = "" if prompt is None else prompt
         if not isinstance(text, str):
             raise TypeError(f"prompt must be a string; got {type(prompt).__name__}")
         script = _prompt_script(text, entry)
         if script is not None:
-            options["script"] = script
+            interpreter_options["script"] = script
         thread = thread_id if thread_id is not None else new_id("thread")
         if not isinstance(thread, str) or not thread or "/" in thread:
             raise ValueError(f"thread_id must be a non-empty string without '/'; got {thread!r}")
-        busy = next((r for r in self._live.values() if r.thread_id == thread and _alive(r)), None)
+        live = self._run_services.live.values()
+        busy = next((r for r in live if r.thread_id == thread and _alive(r)), None)
         if busy is not None:
             waiting = f" waiting for approval {busy.parked!r}" if busy.parked else ""
             raise RuntimeError(
                 f"thread {thread!r} already has a run in progress ({busy.id}{waiting}); "
                 f"finish, answer or cancel it first, or use another thread_id")
-        run = Run(self, run_id=new_id("run"), thread_id=thread, entry=entry, prompt=text,
-                  approver=make_approver(approvals), options=options, tags=dict(tags or {}))
+        run = Run(self._run_services, run_id=new_id("run"), thread_id=thread, entry=entry,
+                  prompt=text, approver=make_approver(approvals), options=run_options,
+                  interpreter_options=interpreter_options)
         run.stream = RunStream(run, run.main)
         return run.stream
 
     def query(self, /, prompt: str | None, thread_id: str, resume: str | None = None, *,
-              approvals: Any = None, _trace_tags: dict[str, Any] | None = None) -> RunStream:
+              approvals: Any = None, options: RunOptions | None = None) -> RunStream:
         """Run one coordinator turn; returns the run's event stream.
 
         Args:
@@ -298,6 +235,7 @@ class Runtime:
                 ``"auto_reject"``, a list of decisions, or a callable
                 ``(request) -> decision``. Default: env ``FLOWAI_NB_APPROVAL``,
                 else wait for :meth:`respond_to_approval`.
+            options: :class:`RunOptions` of the run (eval ids, tags).
         """
         if resume is not None:
             return self._resume(resume, thread_id, approvals)
@@ -307,14 +245,14 @@ class Runtime:
                 "this runtime has no coordinator, so query() has no entry agent; use "
                 f"run_specialist(name, prompt) with one of {self._specialists()}"
             )
-        return self._start(coordinator.name, prompt, thread_id, approvals, _trace_tags)
+        return self._start(coordinator.name, prompt, thread_id, approvals, options)
 
     def _specialists(self) -> list[str]:
         return [a.name for a in self.spec.agents if a.role == "specialist"]
 
-    def run_specialist(self, /, specialist: str, prompt: str, thread_id: str | None = None, *,
-                       approvals: Any = None,
-                       _trace_tags: dict[str, Any] | None = None) -> RunStream:
+    def run_specialist(self, /, specialist: str, prompt: str, thread_id: str | None = None,
+                       *, approvals: Any = None,
+                       options: RunOptions | None = None) -> RunStream:
         """Run one specialist directly; returns the run's event stream.
 
         Raises:
@@ -323,10 +261,10 @@ class Runtime:
         if specialist not in self._specialists():
             raise ValueError(f"unknown specialist {specialist!r}; known specialists: "
                              f"{self._specialists()}")
-        return self._start(specialist, prompt, thread_id, approvals, _trace_tags)
+        return self._start(specialist, prompt, thread_id, approvals, options)
 
     def run_agent(self, agent: str, prompt: str, thread_id: str | None = None, *,
-                  approvals: Any = None, _trace_tags: dict[str, Any] | None = None) -> RunStream:
+                  approvals: Any = None, options: RunOptions | None = None) -> RunStream:
         """Run any agent (planner, executor, ...) directly as the entry agent of a run.
 
         Raises:
@@ -335,14 +273,14 @@ class Runtime:
         names = [a.name for a in self.spec.agents]
         if agent not in names:
             raise ValueError(f"unknown agent {agent!r}; known agents: {names}")
-        return self._start(agent, prompt, thread_id, approvals, _trace_tags)
+        return self._start(agent, prompt, thread_id, approvals, options)
 
     def _resume(self, token: str, thread_id: str | None, approvals: Any) -> RunStream:
         if not isinstance(token, str) or not token.startswith(RESUME_PREFIX):
             raise ValueError(f"resume token {token!r} is not a flowai_nb resume token "
                              f"(expected '{RESUME_PREFIX}<run id>')")
         run_id = token[len(RESUME_PREFIX):]
-        live = self._live.get(run_id)
+        live = self._run_services.live.get(run_id)
         if live is not None and _alive(live):
             stream = RunStream(live, lambda: _follow(live))
             previous, live.stream = live.stream, stream
@@ -360,7 +298,7 @@ class Runtime:
         if thread_id and thread_id != state["threadId"]:
             raise ValueError(f"resume token {token!r} belongs to thread {state['threadId']!r}, "
                              f"not {thread_id!r}")
-        run = Run.restore(self, state, make_approver(approvals))
+        run = Run.restore(self._run_services, state, make_approver(approvals))
         run.stream = RunStream(run, run.main)
         return run.stream
 
@@ -377,30 +315,30 @@ class Runtime:
             ValueError: ``outcome`` is not approve / reject / revise.
             RuntimeError: the id is unknown or already resolved.
         """
-        return _Done(self._broker.resolve(approval_id, outcome, feedback, partial))
+        return _Done(self._run_services.broker.resolve(approval_id, outcome, feedback, partial))
 
     def pending_approvals(self) -> list[dict[str, Any]]:
         """Approvals waiting for a decision (persisted; survive a kernel restart)."""
-        return self._broker.pending()
+        return self._run_services.broker.pending()
 
     # -- plans ---------------------------------------------------------------------------------
     def get_plan(self, plan_id: str) -> dict[str, Any]:
         """A stored plan (``base@vN``, or a base id for its latest version)."""
-        return self._plans.get(plan_id)
+        return self._run_services.plans.get(plan_id)
 
     def list_plans(self, thread_id: str | None = None) -> list[dict[str, Any]]:
         """Every stored plan version, oldest first."""
-        return self._plans.list(thread_id=thread_id)
+        return self._run_services.plans.list(thread_id=thread_id)
 
     # -- traces --------------------------------------------------------------------------------
     def get_trace(self, /, trace_id: str) -> dict[str, Any] | None:
         """The trace with this id, or ``None``."""
-        return self._traces.get(trace_id)
+        return self._run_services.traces.get(trace_id)
 
     def list_traces(self, /, eval_run_id: str | None = None, test_case_id: str | None = None,
                     thread_id: str | None = None) -> list[dict[str, Any]]:
         """Traces matching every given filter, oldest first."""
-        return self._traces.list(eval_run_id=eval_run_id, test_case_id=test_case_id,
+        return self._run_services.traces.list(eval_run_id=eval_run_id, test_case_id=test_case_id,
                                  thread_id=thread_id)
 
     def traces_frame(self, **filters: Any) -> Any:
@@ -423,7 +361,8 @@ class Runtime:
             value: the JSON-serialisable payload.
             glimpse: an explicit glimpse; without one and without a callback it is ``{}``.
         """
-        return self._refs.create(reference, value, glimpse, fallback=_EMPTY_GLIMPSE)
+        return self._run_services.refs.create(reference, value, glimpse,
+                                             fallback=_EMPTY_GLIMPSE)
 
     async def resolve_reference(self, /, reference: Any) -> Any:
         """The stored payload of a reference (its JSON form). Awaitable.
@@ -431,11 +370,11 @@ class Runtime:
         Raises ``ReferenceNotFoundError`` (a KeyError) or ``ReferenceExpiredError``
         (a LookupError) naming the id.
         """
-        return self._refs.resolve(reference)
+        return self._run_services.refs.resolve(reference)
 
     async def reference_glimpse(self, /, reference: Any) -> Any:
         """The cached glimpse of a reference, without loading its payload. Awaitable."""
-        return self._refs.glimpse(reference)
+        return self._run_services.refs.glimpse(reference)
 
     # -- evals, MCP --------------------------------------------------------------------------------
     async def run_eval(self, /, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
@@ -738,12 +677,7 @@ def _bind_tools(spec: RuntimeSpec, tool_bindings: Any
         name: tool.handler for name, tool in declared.items() if tool.handler is not None}
     extra: list[ToolSpec] = []
     for tool in tool_bindings:
-        if not isinstance(tool, ToolSpec):
-            raise TypeError(f"tool_bindings must hold ToolSpec values (define_tool); "
-                            f"got {type(tool).__name__}: {tool!r}")
-        if tool.handler is None:
-            raise ValueError(f"tool binding {tool.name!r} has no Python handler; decorate the "
-                             f"handler with @define_tool(...) or use spec.bind(handler)")
+        bound_tool(tool, "tool_bindings")
         known = declared.get(tool.name)
         if known is not None and known != tool:
             raise ValueError(f"tool binding {tool.name!r} differs from the spec's tool of that "

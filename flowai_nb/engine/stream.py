@@ -62,7 +62,7 @@ class RunStream:
     @property
     def runtime(self) -> Any:
         """The :class:`Runtime` running this stream (answers its approvals)."""
-        return self._run.rt
+        return self._run.services.handle
 
     @property
     def thread_id(self) -> str:

@@ -1,10 +1,16 @@
-"""Traces: every run's events plus spans (agents and tools) with parent links."""
+"""Traces: every run's events plus spans (agents and tools) with parent links (SPEC §12).
+
+A trace is the :class:`~flowai_nb.engine.state.RunState` fold of the run's events
+in stored form; nothing here computes state of its own.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..storage.base import KeyValueStore
+from .events import DELTA_TYPES
+from .state import RunState
 
 __all__ = ["TraceRecorder", "TraceStore"]
 
@@ -18,8 +24,8 @@ class TraceRecorder:
     tool span that started it.
     """
 
-    __slots__ = ("trace_id", "run_id", "thread_id", "tags", "events", "spans", "_open_agents",
-                 "status", "usage", "started_at", "ended_at", "hook_errors")
+    __slots__ = ("trace_id", "run_id", "thread_id", "tags", "events", "state", "status",
+                 "hook_errors", "add")
 
     def __init__(self, trace_id: str, run_id: str, thread_id: str,
                  tags: dict[str, Any] | None = None) -> None:
@@ -28,71 +34,46 @@ class TraceRecorder:
         self.thread_id = thread_id
         self.tags = dict(tags or {})
         self.events: list[dict[str, Any]] = []
-        self.spans: dict[str, dict[str, Any]] = {}
-        self._open_agents: dict[str, str] = {}  # agent name -> open span id (innermost)
+        self.state = RunState()
         self.status = "running"
-        self.usage: dict[str, Any] = {}
-        self.started_at: int | None = None
-        self.ended_at: int | None = None
         self.hook_errors: list[str] = []
+        append, apply = self.events.append, self.state.apply
 
-    def add(self, event: dict[str, Any]) -> None:
+        def add(event: dict[str, Any]) -> None:
+            append(event)
+            etype = event["type"]
+            if etype in DELTA_TYPES:  # spans and totals do not depend on streamed text
+                return
+            apply(event)
+            if etype == "run-finish":
+                self.status = event["status"]
+
+        self.add = add
         """Record one event (called by the run for every event it emits)."""
-        self.events.append(event)
-        etype = event["type"]
-        if etype == "text-delta" or etype == "reasoning-delta":
-            return
-        ts = event["ts"]
-        if etype == "agent-start":
-            span_id = f"agent:{event['agent']}:{event['seq']}"
-            parent = event.get("parentId")
-            self.spans[span_id] = {
-                "spanId": span_id, "parentId": f"tool:{parent}" if parent else None,
-                "kind": "agent", "name": event["agent"], "agent": event["agent"],
-                "start": ts, "end": None, "status": "running",
-            }
-            self._open_agents[event["agent"]] = span_id
-        elif etype == "agent-finish":
-            span_id = self._open_agents.pop(event["agent"], None)
-            if span_id:
-                self.spans[span_id].update(end=ts, status="error" if event.get("error") else "ok")
-        elif etype == "tool-call":
-            span_id = f"tool:{event['callId']}"
-            self.spans[span_id] = {
-                "spanId": span_id, "parentId": self._open_agents.get(event["agent"]),
-                "kind": "tool", "name": event["tool"], "agent": event["agent"],
-                "start": ts, "end": None, "status": "running",
-            }
-        elif etype == "tool-result":
-            span = self.spans.get(f"tool:{event['callId']}")
-            if span:
-                span.update(end=ts, status="error" if "error" in event else "ok")
-        elif etype == "run-start":
-            self.started_at = ts
-        elif etype == "run-finish":
-            self.ended_at = ts
-            self.status = event["status"]
-            self.usage = event.get("usage") or {}
-            for span in self.spans.values():  # spans a failure or cancel left open
-                if span["end"] is None:
-                    span.update(end=ts, status="error" if self.status == "failed"
-                                else self.status)
+
+    @property
+    def started_at(self) -> int | None:
+        """``ts`` of ``run-start``."""
+        return self.state.started_at
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as stored and returned by ``runtime.get_trace``."""
+        state = self.state
         return {
             "traceId": self.trace_id, "runId": self.run_id, "threadId": self.thread_id,
             "evalRunId": self.tags.get("evalRunId"), "testCaseId": self.tags.get("testCaseId"),
-            "status": self.status, "startedAt": self.started_at, "endedAt": self.ended_at,
-            "usage": self.usage, "events": self.events, "spans": list(self.spans.values()),
-            "hookErrors": self.hook_errors,
-        }
+            "status": self.status, "startedAt": state.started_at, "endedAt": state.ended_at,
+            "usage": state.usage if state.finished else {}, "events": self.events,
+            "spans": state.spans(), "hookErrors": self.hook_errors,
+        } | ({"tags": self.tags["tags"]} if self.tags.get("tags") else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TraceRecorder:
         """Rebuild a recorder from a stored (paused) trace, to continue it."""
-        rec = cls(data["traceId"], data["runId"], data["threadId"],
-                  {k: data.get(k) for k in ("evalRunId", "testCaseId") if data.get(k)})
+        tags = {k: data.get(k) for k in ("evalRunId", "testCaseId") if data.get(k)}
+        if data.get("tags"):
+            tags["tags"] = data["tags"]
+        rec = cls(data["traceId"], data["runId"], data["threadId"], tags)
         for event in data["events"]:
             rec.add(event)
         rec.status = data.get("status", "running")

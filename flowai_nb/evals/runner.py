@@ -51,6 +51,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..engine.options import RunOptions
 from .artifact import CaseResult, EvalArtifact, SampleResult
 from .models import EvalConfig, EvalRequest, EvalTestCase, parse_eval_request
 from .passk import aggregate_cases, pass_at_k
@@ -315,20 +316,15 @@ def _open_stream(runtime: Any, cfg: EvalConfig, target: str | None, run_id: str,
                  job: _Job) -> Any:
     case = job.case
     approvals = _approvals(case)
-    tags = {"evalRunId": run_id, "testCaseId": case.id}
+    options = RunOptions(eval_run_id=run_id, test_case_id=case.id)
     if cfg.mode == "sequential":
-        return runtime.query(case.prompt, job.thread_id, approvals=approvals, _trace_tags=tags)
+        return runtime.query(case.prompt, job.thread_id, approvals=approvals, options=options)
     if cfg.mode == "specialist":
         return runtime.run_specialist(target, case.prompt, job.thread_id, approvals=approvals,
-                                      _trace_tags=tags)
-    # planner / executor: the agent is the run's entry agent. run_specialist only takes
-    # specialists, so use the runtime's agent entry point (public ``run_agent`` when
-    # present, else the engine's ``_start``).
-    run_agent = getattr(runtime, "run_agent", None)
-    if run_agent is not None:
-        return run_agent(target, case.prompt, job.thread_id, approvals=approvals,
-                         _trace_tags=tags)
-    return runtime._start(target, case.prompt, job.thread_id, approvals, tags)
+                                      options=options)
+    # planner / executor: the agent is the run's entry agent
+    return runtime.run_agent(target, case.prompt, job.thread_id, approvals=approvals,
+                             options=options)
 
 
 async def _run_sample(runtime: Any, cfg: EvalConfig, target: str | None, run_id: str,

@@ -110,7 +110,7 @@ async def collect(stream, answer: Any = None) -> list[dict]:
         if event["type"] == "approval-required" and answer is not None:
             decision = answer(event)
             if decision is not None:
-                await stream._run.rt.respond_to_approval(event["approvalId"], *decision)
+                await stream.runtime.respond_to_approval(event["approvalId"], *decision)
     return events
 
 

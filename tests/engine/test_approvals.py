@@ -64,7 +64,7 @@ def test_revise_sends_feedback_and_partial_to_the_planner(dispatcher) -> None:
     # a first draft, stored outside the run, authored by the planner
     body = {"actions": [{"kind": "restock", "sku": "A", "units": 50}]}
     _, actions = rt.spec.plan("restock").validate_body(body)
-    rt._plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
+    rt._run_services.plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
                     author="planner", run_id="r0", thread_id="t")
     answers = iter([("revise", "only 5 units", {"max_units": 5}), ("approve",)])
     events = run(collect(rt.query("x", "t"), answer=lambda e: next(answers)))

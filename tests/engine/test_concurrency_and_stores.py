@@ -42,7 +42,7 @@ def test_two_threads_at_once_do_not_mix_events_history_or_approvals() -> None:
     assert of(events_a, "approval-decision")[0]["outcome"] == "approve"
     assert of(events_b, "approval-decision")[0]["outcome"] == "reject"
     assert len(dispatcher.calls) == 1  # only thread a's plan was dispatched
-    history = rt._memory_kv
+    history = rt._run_services.memory
     first = history.get("history/a/router")[0]["content"][0]["text"]
     second = history.get("history/b/router")[0]["content"][0]["text"]
     assert (first, second) == ("request from a", "request from b")
@@ -69,7 +69,7 @@ def test_one_plan_cannot_be_dispatched_twice() -> None:
                                      {"text": "done"}] * 2}, dispatcher=dispatcher)
     body = {"actions": [{"kind": "retire", "sku": "Q"}]}
     _, actions = rt.spec.plan("restock").validate_body(body)
-    rt._plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
+    rt._run_services.plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
                     author="planner", run_id="r0", thread_id="t")
 
     asked: list[str] = []
@@ -169,7 +169,7 @@ def test_kv_plans_and_memory_stores_each_use_their_sqlite_file(tmp_path) -> None
     # a new process (runtime) sees the plan and the coordinator's history
     fresh = runtime()
     assert fresh.get_plan("r1")["status"] == "executed"
-    assert len(fresh._history(fresh.spec.agent("router"), "t1")) > 1
+    assert len(fresh._run_services.history(fresh.spec.agent("router"), "t1")) > 1
 
 
 def _has_kv(con: sqlite3.Connection) -> bool:

@@ -158,7 +158,7 @@ def test_plan_versions_and_history() -> None:
         {"tool": "store_plan", "args": {"body": {"actions": [{"kind": "bogus"}]}}},
         {"text": "ok"}]}
     rt2 = fa.create_runtime(build_spec(scripts), interpreter="scripted")
-    planner_stream = rt2._start("planner", "plan", "t", None, None)
+    planner_stream = rt2.run_agent("planner", "plan", "t")
     events = run(collect(planner_stream))
     stored = of(events, "plan-stored")
     assert [e["planId"] for e in stored] == ["p@v1", "p@v2"]
@@ -199,9 +199,13 @@ def test_traces_are_recorded_with_spans_and_filters() -> None:
 
 def test_trace_tags_for_evals() -> None:
     rt = build_runtime({})
-    stream = rt.query(json_script(), "t", _trace_tags={"evalRunId": "e1", "testCaseId": "c1"})
+    stream = rt.query(json_script(), "t",
+                      options=fa.RunOptions(eval_run_id="e1", test_case_id="c1", tags={"u": "a"}))
     run(collect(stream))
     assert len(rt.list_traces(eval_run_id="e1", test_case_id="c1")) == 1
+    assert rt.list_traces(eval_run_id="e1")[0]["tags"] == {"u": "a"}
+    with pytest.raises(ValueError, match="eval_run_id"):
+        fa.RunOptions(eval_run_id=3)
     assert rt.list_traces(eval_run_id="e1", test_case_id="c2") == []
 
 

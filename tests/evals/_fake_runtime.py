@@ -101,20 +101,21 @@ class FakeRuntime:
         self.cancelled: list[str] = []
         self.active = self.max_active = 0
 
-    def query(self, prompt, thread_id, resume=None, *, approvals=None, _trace_tags=None):
-        self.calls.append({"entry": "query", "prompt": prompt, "thread": thread_id,
-                           "approvals": approvals, "tags": _trace_tags})
-        return FakeStream(self, prompt, thread_id, "boss", {"_trace_tags": _trace_tags or {}})
-
-    def run_specialist(self, name, prompt, thread_id=None, *, approvals=None, _trace_tags=None):
-        self.calls.append({"entry": name, "prompt": prompt, "thread": thread_id,
-                           "approvals": approvals, "tags": _trace_tags})
-        return FakeStream(self, prompt, thread_id, name, {"_trace_tags": _trace_tags or {}})
-
-    def _start(self, entry, prompt, thread_id, approvals, tags):
+    def _stream(self, entry, prompt, thread_id, approvals, options):
+        tags = options.trace_tags() if options is not None else None
         self.calls.append({"entry": entry, "prompt": prompt, "thread": thread_id,
                            "approvals": approvals, "tags": tags})
-        return FakeStream(self, prompt, thread_id, entry, {"_trace_tags": tags or {}})
+        return FakeStream(self, prompt, thread_id, "boss" if entry == "query" else entry,
+                          {"_trace_tags": tags or {}})
+
+    def query(self, prompt, thread_id, resume=None, *, approvals=None, options=None):
+        return self._stream("query", prompt, thread_id, approvals, options)
+
+    def run_specialist(self, name, prompt, thread_id=None, *, approvals=None, options=None):
+        return self._stream(name, prompt, thread_id, approvals, options)
+
+    def run_agent(self, name, prompt, thread_id=None, *, approvals=None, options=None):
+        return self._stream(name, prompt, thread_id, approvals, options)
 
     def list_traces(self, eval_run_id=None, test_case_id=None, thread_id=None):
         return [t for t in self.traces

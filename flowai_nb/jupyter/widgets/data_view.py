@@ -139,7 +139,7 @@ class DataView(FlowWidget):
                 raise ValueError(f"result is a reference ({result.get('kind')!r} "
                                  f"{result.get('id')!r}); pass runtime=rt to open it")
             # resolve_reference is awaitable; the grid opens the stored payload directly.
-            self._load(runtime._refs.resolve(result), None)
+            self._load(runtime._run_services.refs.resolve(result), None)
             self.truncated = self.truncated or bool(
                 (result.get("glimpse") or {}).get("truncated", False))
             return
