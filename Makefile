@@ -2,12 +2,13 @@
 #   make demo   set everything up and run the main job (an agent run with an approval,
 #               offline, on embedded DuckDB)
 #   make test   set everything up (system packages too) and run ruff and every test
+#   make studio serve Studio (the web UI) on the demo's data agent; open the printed URL
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip -qq --disable-pip-version-check
 
-.PHONY: demo test lint system-deps clean bench
+.PHONY: demo studio test lint system-deps clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +20,17 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(PIP) install -e ".[test]"
-	touch $@ $(VENV)/.installed
+	touch $@ $(VENV)/.installed $(VENV)/.installed-studio
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m flowai_nb.demo
+
+$(VENV)/.installed-studio: $(BIN)/python pyproject.toml
+	$(PIP) install -e ".[studio]"
+	touch $@ $(VENV)/.installed
+
+studio: $(VENV)/.installed-studio
+	$(BIN)/flowai-nb studio flowai_nb.studio.demo:app $(STUDIO_ARGS)
 
 system-deps:
 	bash scripts/install-system-deps.sh

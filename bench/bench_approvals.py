@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from _harness import PEER_HINT, Contender, Row, interleave, print_table
+from _harness import PEER_HINT, Contender, Row, interleave, print_table, size
 from pydantic import BaseModel
 
 import flowai_nb as fa
@@ -174,7 +174,7 @@ def _rate(per_second: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
+    parser.add_argument("--rounds", type=int, default=size(5, 1), help="timed rounds (median)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowai-bench-") as tmp:
         rows = asyncio.run(measure(Path(tmp), args.rounds))

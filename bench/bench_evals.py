@@ -16,6 +16,8 @@ import argparse
 import asyncio
 import time
 
+from _harness import Row, print_table, size
+
 import flowai_nb as fa
 from flowai_nb.evals import (
     ResponseScorer,
@@ -70,22 +72,27 @@ async def _measure(rt, samples: int, concurrency: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=100, help="samples per case (4 cases)")
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument("--samples", type=int, default=size(100, 2),
+                        help="samples per case (4 cases)")
+    parser.add_argument("--repeat", type=int, default=size(3, 1), help="best of N runs")
     parser.add_argument("--turn-latency-ms", type=float, default=5.0,
                         help="simulated provider latency per model turn for the second table")
     args = parser.parse_args()
     for latency in (0.0, args.turn_latency_ms):
         rt = _runtime(latency)
-        asyncio.run(_measure(rt, 5, 4))  # warm-up: imports, first-run caches
-        samples = args.samples if not latency else max(10, args.samples // 4)
-        print(f"eval throughput, mock interpreter, {latency:g} ms per turn, {4 * samples} "
-              f"samples per run (best of {args.repeat})")
-        for concurrency in (1, 4, 16):
-            best = max(asyncio.run(_measure(rt, samples, concurrency))
-                       for _ in range(args.repeat))
-            print(f"  concurrency {concurrency:>2}: {best:8.0f} samples/s")
+        asyncio.run(_measure(rt, size(5, 1), 4))  # warm-up: imports, first-run caches
+        samples = args.samples if not latency else max(size(10, 1), args.samples // 4)
+        best = {concurrency: max(asyncio.run(_measure(rt, samples, concurrency))
+                                 for _ in range(args.repeat))
+                for concurrency in (1, 4, 16)}
         rt.close()
+        rows = [Row(f"samples/s at concurrency {c}", f"{rate:,.0f}/s")
+                for c, rate in best.items()]
+        if latency:  # waiting on a provider, concurrency must pay off
+            rows.append(Row("concurrency 16 vs 1", f"{best[16] / best[1]:.1f}x",
+                            bar="scales (> 1x)", passed=best[16] > best[1]))
+        print_table(f"eval throughput, mock interpreter, {latency:g} ms per turn, "
+                    f"{4 * samples} samples per run (best of {args.repeat})", rows)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import itertools
 import warnings
 from typing import Any
 
-from _harness import PEER_HINT, Contender, Row, interleave, print_table
+from _harness import PEER_HINT, Contender, Row, interleave, print_table, size
 
 import flowai_nb as fa
 
@@ -198,7 +198,7 @@ def _ms(seconds: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (median)")
+    parser.add_argument("--rounds", type=int, default=size(7, 1), help="timed rounds (median)")
     args = parser.parse_args()
     rows = asyncio.run(measure(args.rounds))
     print_table(f"orchestration overhead, median of {args.rounds} interleaved rounds "

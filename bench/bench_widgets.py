@@ -18,13 +18,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import comm  # noqa: E402
-from _harness import Row, print_table  # noqa: E402
+from _harness import Row, print_table, size  # noqa: E402
 from comm.base_comm import BaseComm  # noqa: E402
 
 import flowai_nb as fa  # noqa: E402
 from flowai_nb.interpreters.base import Interpreter, TextDelta, TurnRequest  # noqa: E402
 
-RATE, SECONDS = 10_000, 3.0
+RATE, SECONDS = 10_000, size(3.0, 0.05)
 
 
 class _CountingComm(BaseComm):
@@ -67,7 +67,7 @@ def main() -> None:
     """Measure and print the table."""
     comm.create_comm = lambda *a, **k: _CountingComm(*a, **k)
     per_second, exact, deltas = asyncio.run(_measure())
-    print_table("Widget traffic: one run view, 10,000 deltas/s for 3 s", [
+    print_table(f"Widget traffic: one run view, 10,000 deltas/s for {SECONDS:g} s", [
         Row("comm messages/s per run view", f"{per_second:,.1f}/s",
             "one message per delta", f"{deltas / SECONDS:,.0f}/s",
             (deltas / SECONDS) / max(per_second, 1e-9), "<= 30/s", per_second <= 30),

@@ -12,7 +12,8 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``flowai-nb``.
 
-    ``demo [--yes]`` runs the offline demo, ``version`` prints it.
+    ``demo [--yes]`` runs the offline demo, ``studio APP`` serves Studio for an
+    app, ``version`` prints the version.
     """
     parser = argparse.ArgumentParser(prog="flowai-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -20,8 +21,16 @@ def main(argv: list[str] | None = None) -> int:
 
     add_arguments(sub.add_parser(
         "demo", help="run an agent with an approval, offline, on embedded DuckDB"))
+    from .studio.server import add_arguments as studio_arguments
+
+    studio_arguments(sub.add_parser(
+        "studio", help="serve the Studio web UI and API for an app (module:attribute)"))
     sub.add_parser("version", help="print the flowai_nb version")
     args = parser.parse_args(argv)
+    if args.command == "studio":
+        from .studio.server import main as studio
+
+        return studio(args)
     if args.command == "version":
         from . import __version__
 

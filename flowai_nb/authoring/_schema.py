@@ -3,7 +3,11 @@
 A schema may be a pydantic model class, a JSON schema mapping, or a
 ``{field: python_type}`` mapping (``(type, default)`` tuples allowed). Values
 are validated with the pydantic model when there is one (so callbacks receive
-model instances), otherwise with ``jsonschema``.
+model instances). Plain JSON schemas made of the common keywords (``type``,
+``properties``, ``required``, ``additionalProperties``, ``anyOf``, ``enum``,
+``minimum``, ``maximum``, ``items``) take a small built-in validator that
+agrees with ``jsonschema`` (Draft 2020-12) on every value, which a property
+test checks; every other schema is validated by ``jsonschema`` itself.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 __all__ = ["CompiledSchema", "compile_schema", "SchemaError"]
 
 _JSON_SCHEMA_KEYS = {"type", "properties", "$ref", "$defs", "anyOf", "oneOf", "allOf", "enum",
-                     "items", "required", "additionalProperties", "const", "title"}
+                     "items", "required", "additionalProperties", "const", "title", "$schema",
+                     "$comment", "description", "minimum", "maximum", "not", "format"}
 
 
 class SchemaError(ValueError):
@@ -27,13 +32,19 @@ class SchemaError(ValueError):
 class CompiledSchema:
     """A JSON schema and, when known, the pydantic model behind it."""
 
-    __slots__ = ("json_schema", "model", "from_mapping")
+    __slots__ = ("json_schema", "model", "from_mapping", "_simple", "_validator")
 
     def __init__(self, json_schema: dict[str, Any], model: type[BaseModel] | None,
                  from_mapping: bool = False) -> None:
         self.json_schema = json_schema
         self.model = model
         self.from_mapping = from_mapping
+        self._simple: bool | None = None
+        self._validator: Any = None
+
+    def __repr__(self) -> str:
+        source = self.model.__name__ if self.model is not None else "JSON schema"
+        return f"CompiledSchema({source}, keys={sorted(self.json_schema)})"
 
     def validate(self, value: Any, *, what: str) -> tuple[Any, Any]:
         """Validate ``value``; return ``(validated, json_form)``.
@@ -54,15 +65,18 @@ class CompiledSchema:
             return (data if self.from_mapping else inst), data
         if isinstance(value, BaseModel):
             value = value.model_dump(mode="json", by_alias=True)
-        if _is_simple(self.json_schema):
+        if self._simple is None:
+            self._simple = _is_simple(self.json_schema)
+        if self._simple:
             problems = list(_simple_problems(self.json_schema, value, ""))
             if problems:
                 raise SchemaError(f"{what}: {'; '.join(problems[:5])}")
             return value, value
-        import jsonschema  # lazy and slow to import: only for schemas the fast path can't read
+        if self._validator is None:
+            import jsonschema  # lazy and slow to import: only for schemas the fast path can't read
 
-        validator = jsonschema.Draft202012Validator(self.json_schema)
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+            self._validator = jsonschema.Draft202012Validator(self.json_schema)
+        errors = sorted(self._validator.iter_errors(value), key=lambda e: list(e.absolute_path))
         if errors:
             problems = "; ".join(
                 f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
@@ -81,46 +95,83 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _is_simple(schema: Any) -> bool:
-    """Whether the small built-in validator understands every keyword of ``schema``."""
+    """Whether the small built-in validator understands every keyword of ``schema``.
+
+    Anything else (other keywords, malformed keyword values) goes to ``jsonschema``.
+    """
     if not isinstance(schema, dict) or not set(schema) <= _SIMPLE_KEYS:
         return False
-    if isinstance(schema.get("type"), list) or schema.get("type", "object") not in _TYPES:
+    kind = schema.get("type", "object")
+    if not isinstance(kind, str) or kind not in _TYPES:
         return False
-    if isinstance(schema.get("additionalProperties"), dict):
+    props = schema.get("properties", {})
+    any_of = schema.get("anyOf", [None])
+    if not (isinstance(props, dict) and isinstance(any_of, list) and any_of
+            and isinstance(schema.get("enum", []), list)
+            and isinstance(schema.get("required", []), list)
+            and all(isinstance(n, str) for n in schema.get("required", []))
+            and isinstance(schema.get("additionalProperties", True), bool)
+            and all(_is_number(schema.get(k, 0)) for k in ("minimum", "maximum"))):
         return False
-    children = list((schema.get("properties") or {}).values()) + list(schema.get("anyOf") or [])
+    children = list(props.values()) + [c for c in any_of if c is not None]
     if "items" in schema:
         children.append(schema["items"])
     return all(_is_simple(child) for child in children)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    """JSON-schema ``type`` semantics: bools are not numbers, ``1.0`` is an integer."""
+    if kind == "integer":
+        return _is_number(value) and (isinstance(value, int) or value.is_integer())
+    if kind == "number":
+        return _is_number(value)
+    return isinstance(value, _TYPES[kind])
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """JSON equality as ``enum`` and ``const`` use it: ``True`` is not ``1``, ``1.0`` is."""
+    if a is b:
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_json_equal, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | dict) or isinstance(b, list | dict):
+        return False
+    return a == b
+
+
 def _simple_problems(schema: dict[str, Any], value: Any, path: str) -> Any:
     """Yield what is wrong with ``value`` (JSON-schema semantics for the simple subset)."""
     where = path or "<root>"
-    if "anyOf" in schema:
-        if all(list(_simple_problems(option, value, path)) for option in schema["anyOf"]):
-            yield f"{where}: {value!r} is not valid under any of the given schemas"
-        return
+    if "anyOf" in schema and all(
+        any(True for _ in _simple_problems(option, value, path)) for option in schema["anyOf"]
+    ):
+        yield f"{where}: {value!r} is not valid under any of the given schemas"
     kind = schema.get("type")
-    if kind is not None:
-        ok = isinstance(value, _TYPES[kind]) and not (
-            kind in ("integer", "number") and isinstance(value, bool))
-        if not ok:
-            yield f"{where}: {value!r} is not of type {kind!r}"
-            return
-    if "enum" in schema and value not in schema["enum"]:
+    if kind is not None and not _is_type(value, kind):
+        yield f"{where}: {value!r} is not of type {kind!r}"
+        return
+    if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
         yield f"{where}: {value!r} is not one of {schema['enum']!r}"
-    if "minimum" in schema and isinstance(value, int | float) and value < schema["minimum"]:
-        yield f"{where}: {value!r} is less than the minimum of {schema['minimum']!r}"
-    if "maximum" in schema and isinstance(value, int | float) and value > schema["maximum"]:
-        yield f"{where}: {value!r} is greater than the maximum of {schema['maximum']!r}"
+    if _is_number(value):
+        if "minimum" in schema and value < schema["minimum"]:
+            yield f"{where}: {value!r} is less than the minimum of {schema['minimum']!r}"
+        if "maximum" in schema and value > schema["maximum"]:
+            yield f"{where}: {value!r} is greater than the maximum of {schema['maximum']!r}"
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         for name in schema.get("required") or []:
             if name not in value:
                 yield f"{where}: {name!r} is a required property"
         if schema.get("additionalProperties") is False:
-            extra = sorted(set(value) - set(props))
+            extra = sorted(set(value) - set(props), key=str)
             if extra:
                 yield f"{where}: additional properties are not allowed ({extra} unexpected)"
         for name, sub in props.items():

@@ -1,26 +1,38 @@
-"""Catalog search: a DuckDB full-text (BM25) index over catalog entries.
+"""Catalog search: BM25 over catalog entries, in compressed postings arrays.
 
 One document per table. Table names weigh most, then column names, then
 descriptions, sample values and glossary terms: the document repeats the
 name fields so BM25 ranks a table-name hit above a column hit above a
-description hit. The ``fts`` extension (loaded from its package, by path)
-tokenises, stems and builds the index; each scope (tenant/workspace) gets its
-own documents table and index, so scopes sharing an index file never see
-each other's tables. The index lives in a DuckDB file (``index_path``) or in
-memory.
+description hit. Each scope (tenant/workspace) gets its own documents table
+and index, so scopes sharing an index file never see each other's tables.
+The index lives in a DuckDB file (``index_path``) or in memory.
 
-Queries score only the documents that contain a query term, through a
-postings table keyed by term (the extension's ``match_bm25`` macro visits
-every document), which keeps a search over 100,000 tables in milliseconds.
+Text is analysed exactly as DuckDB's ``fts`` extension does it (its
+tokeniser, its English stop words, its Porter ``stem``), and scores are the
+extension's ``match_bm25`` scores: Okapi BM25 with k1 = 1.2, b = 0.75 and
+``log10`` in the idf, as DuckDB's ``log`` is base 10. A parity test checks
+both. The index itself is ours: DuckDB tokenises every document in one
+vectorised query (each distinct word is stemmed once), and the postings are
+kept as sorted arrays (term hash -> slice of document ids and precomputed
+term weights), so a query costs a few array slices and one partial sort.
+
+Measured on 2 shared cores (``python -m bench data``): over 100,000
+entries the extension's own ``match_bm25`` answers a broad query in ~150 ms
+(it visits every document), these arrays in ~1 ms with the same results;
+over 1,000,000 entries the arrays answer in ~6-15 ms and are built in ~17 s
+of CPU time with ~0.5 GB resident afterwards (the extension's index plus a
+postings table took 111 s and 5.5 GB). So the arrays serve every size, and
+the extension serves as the analyser (``stem``) and as the reference.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import math
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from ..authoring.data_environment import CatalogEntry
 from ._extensions import connect
@@ -28,26 +40,91 @@ from ._extensions import connect
 __all__ = ["CatalogSearch", "document"]
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_K1, _B = 1.2, 0.75  # Okapi BM25 parameters (the fts extension's defaults)
+_K1, _B = 1.2, 0.75  # the fts extension's match_bm25 defaults
+_SPLIT = r"'(\\.|[^a-z0-9])+'"  # the extension's tokeniser, with digits kept
+_ANALYSE = f"string_split_regex(lower(strip_accents(CAST({{}} AS VARCHAR))), {_SPLIT})"
 
 
 def _words(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def document(entry: CatalogEntry) -> str:
-    """The searchable text of one entry (name fields repeated to weigh them)."""
+_WEIGHTS = (4, 2, 1)  # how often a document repeats its name, column and prose fields
+
+
+def _fields(entry: CatalogEntry) -> tuple[str, str, str, str]:
+    """``(table, name words, column words, prose)``: the parts of :func:`document`."""
     name = " ".join(_words(entry.table))
     cols = " ".join(" ".join(_words(c.name)) for c in entry.columns)
     prose = [entry.description or ""]
     prose += [c.description or "" for c in entry.columns]
     prose += [f"{g.term} {' '.join(g.synonyms)} {g.definition}" for g in entry.glossary]
     prose += [str(v) for c in entry.columns for v in c.sample_values[:3] if isinstance(v, str)]
-    return " ".join([name] * 4 + [cols] * 2 + prose)
+    return entry.table, name, cols, " ".join(prose)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def document(entry: CatalogEntry) -> str:
+    """The searchable text of one entry (name fields repeated to weigh them).
+
+    The index does not store this text: it analyses each field once and
+    multiplies its term counts by the field's weight, which scores the same.
+    """
+    _, *parts = _fields(entry)
+    return " ".join(p for part, n in zip(parts, _WEIGHTS, strict=True) for p in [part] * n)
+
+
+@functools.cache
+def _stopwords() -> tuple[str, ...]:
+    """The fts extension's English stop words (read from a throwaway index)."""
+    con = connect(extensions=("fts",))
+    try:
+        con.execute("CREATE TABLE probe AS SELECT 'a' AS id, 'a' AS body")
+        con.execute("PRAGMA create_fts_index('probe', 'id', 'body')")
+        return tuple(r[0] for r in con.execute("SELECT sw FROM fts_main_probe.stopwords"
+                                               ).fetchall())
+    finally:
+        con.close()
+
+
+class _Postings:
+    """The in-memory index: sorted term hashes, and per term a slice of (doc, weight)."""
+
+    __slots__ = ("hashes", "starts", "docs", "weights", "num_docs", "names")
+
+    def __init__(self, hashes: Any, docs: Any, weights: Any, names: list[str]) -> None:
+        import numpy as np
+
+        self.hashes, first = np.unique(hashes, return_index=True)
+        self.starts = np.append(first, len(hashes))
+        self.docs, self.weights, self.names = docs, weights, names
+        self.num_docs = len(names)
+
+    def top(self, hashes: list[int], limit: int) -> list[tuple[str, float]]:
+        import numpy as np
+
+        slots = np.searchsorted(self.hashes, np.array(hashes, dtype=np.uint64))
+        slots = [int(i) for i, h in zip(slots, hashes, strict=True)
+                 if i < len(self.hashes) and int(self.hashes[i]) == h]
+        if not slots:
+            return []
+        scores = np.zeros(self.num_docs)
+        touched = []
+        for i in slots:
+            a, b = self.starts[i], self.starts[i + 1]
+            df = b - a
+            idf = np.log10((self.num_docs - df + 0.5) / (df + 0.5) + 1)
+            docs = self.docs[a:b]
+            scores[docs] += idf * self.weights[a:b]
+            touched.append(docs)
+        cand = touched[0] if len(touched) == 1 else np.concatenate(touched)
+        keep = limit * len(touched)  # a document appears once per term: enough distinct ones
+        if len(cand) > keep:
+            values = scores[cand]
+            floor = np.partition(values, len(values) - keep)[len(values) - keep]
+            cand = cand[values >= floor]
+        cand = np.unique(cand)
+        order = np.lexsort((cand, -scores[cand]))[:limit]  # best first, ties by name (= doc id)
+        return [(self.names[d], round(float(scores[d]), 6)) for d in cand[order]]
 
 
 class CatalogSearch:
@@ -66,16 +143,14 @@ class CatalogSearch:
         self.scope = scope
         self.write_through = write_through
         key = hashlib.sha1(scope.encode()).hexdigest()[:12]
-        self._docs, self._post = f"catalog_docs_{key}", f"catalog_postings_{key}"
-        self._vocab, self._fts = f"catalog_vocab_{key}", f"fts_main_catalog_docs_{key}"
-        self._names = f"catalog_names_{key}"
-        self._stats: tuple[int, float] | None = None
+        self._docs, self._post = f"catalog_fields_{key}", f"catalog_bm25_{key}"
         self._lock = threading.RLock()
         self._con = connect(self.index_path, extensions=("fts",))
         self._con.execute(f"CREATE TABLE IF NOT EXISTS {self._docs} "
-                          "(table_name VARCHAR PRIMARY KEY, body VARCHAR)")
-        self._indexed = self._table_exists(self._post)
-        self._dirty = not self._indexed
+                          "(table_name VARCHAR PRIMARY KEY, name VARCHAR, cols VARCHAR, "
+                          "prose VARCHAR)")
+        self._index: _Postings | None = None
+        self._dirty = not self._table_exists(self._post)
 
     def __repr__(self) -> str:
         return f"CatalogSearch({self.index_path!r}, scope={self.scope!r}, docs={len(self)})"
@@ -89,14 +164,23 @@ class CatalogSearch:
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND table_name = ?", [name]).fetchone()[0])
 
-    def _write(self, sql: str, rows: list[tuple[str, str]], *, clear: bool = False) -> None:
+    def _write(self, verb: str, rows: list[tuple[str, str, str, str]], *,
+               clear: bool = False) -> None:
+        import pandas as pd
+
         with self._lock:
             self._con.execute("BEGIN")
             try:
                 if clear:
                     self._con.execute(f"DELETE FROM {self._docs}")
                 if rows:
-                    self._con.executemany(sql, rows)
+                    frame = pd.DataFrame(rows, columns=["table_name", "name", "cols", "prose"],
+                                         dtype=object)
+                    self._con.register("_catalog_rows", frame)
+                    try:
+                        self._con.execute(f"{verb} INTO {self._docs} SELECT * FROM _catalog_rows")
+                    finally:
+                        self._con.unregister("_catalog_rows")
                 self._con.execute("COMMIT")
             except BaseException:
                 self._con.execute("ROLLBACK")
@@ -104,16 +188,16 @@ class CatalogSearch:
 
     def rebuild(self, entries: Iterable[CatalogEntry]) -> None:
         """Replace this scope's documents with ``entries`` and rebuild the index."""
-        rows = sorted((e.table, document(e)) for e in entries)
+        rows = [_fields(e) for e in entries]
         with self._lock:
-            self._write(f"INSERT INTO {self._docs} VALUES (?, ?)", rows, clear=True)
+            self._write("INSERT", rows, clear=True)
             self._reindex()
 
     def upsert(self, entries: Iterable[CatalogEntry]) -> None:
         """Add or replace documents; the index follows when ``write_through`` is on."""
-        rows = [(e.table, document(e)) for e in entries]
+        rows = list({e.table: _fields(e) for e in entries}.values())
         with self._lock:
-            self._write(f"INSERT OR REPLACE INTO {self._docs} VALUES (?, ?)", rows)
+            self._write("INSERT OR REPLACE", rows)
             self._dirty = self._dirty or self.write_through
 
     def remove(self, table: str) -> None:
@@ -123,27 +207,41 @@ class CatalogSearch:
             self._dirty = self._dirty or self.write_through
 
     def _reindex(self) -> None:
+        """Analyse every document in one query and store the postings, sorted by term."""
         con = self._con
-        con.execute(f"DROP TABLE IF EXISTS {self._post}")
-        con.execute(f"DROP TABLE IF EXISTS {self._vocab}")
-        con.execute(f"DROP TABLE IF EXISTS {self._names}")
-        self._stats = None
-        self._indexed = bool(len(self))
-        if self._indexed:
-            con.execute(f"PRAGMA create_fts_index('{self._docs}', 'table_name', 'body', "
-                        r"overwrite=1, ignore='(\\.|[^a-z0-9])+')")
-            con.execute(
-                f"CREATE TABLE {self._post} AS SELECT t.termid, t.docid, count(*) AS tf, "
-                f"any_value(d.len) AS len FROM {self._fts}.terms t JOIN {self._fts}.docs d "
-                "USING (docid) GROUP BY ALL ORDER BY termid, docid")
-            con.execute(f"CREATE TABLE {self._vocab} AS SELECT term, termid, df "
-                        f"FROM {self._fts}.dict ORDER BY term")
-            con.execute(f"CREATE TABLE {self._names} AS SELECT docid, name "
-                        f"FROM {self._fts}.docs ORDER BY docid")
-            con.execute(f"CREATE INDEX {self._post}_term ON {self._post} (termid)")
-            con.execute(f"CREATE INDEX {self._vocab}_term ON {self._vocab} (term)")
-            con.execute(f"CREATE INDEX {self._names}_doc ON {self._names} (docid)")
+        stop = ", ".join("'" + w.replace("'", "''") + "'" for w in _stopwords())
+        postings = f"""
+            WITH docs AS (SELECT (row_number() OVER (ORDER BY table_name) - 1)::UINTEGER
+                                 AS docid, name, cols, prose FROM {self._docs}),
+            words AS ({" UNION ALL ".join(
+                f"SELECT docid, unnest({_ANALYSE.format(field)}) AS word, {n} AS n FROM docs"
+                for field, n in zip(("name", "cols", "prose"), _WEIGHTS, strict=True))}),
+            counts AS (SELECT word, docid, sum(n) AS tf FROM words
+                       WHERE word <> '' AND word NOT IN ({stop}) GROUP BY ALL),
+            stems AS (SELECT word, hash(stem(word, 'porter')) AS term
+                      FROM (SELECT DISTINCT word FROM counts)),
+            tf AS (SELECT term, docid, sum(tf) AS tf FROM counts JOIN stems USING (word)
+                   GROUP BY ALL),
+            lens AS (SELECT docid, coalesce(sum(tf), 0) AS len
+                     FROM docs LEFT JOIN tf USING (docid) GROUP BY docid),
+            avgdl AS (SELECT avg(len) AS avgdl FROM lens)
+            SELECT term, docid, (tf * {_K1 + 1} / (tf + {_K1} * ({1 - _B} + {_B} * len / avgdl)))
+                   AS weight
+            FROM tf JOIN lens USING (docid), avgdl ORDER BY term, docid"""
+        self._index = None
+        if self.index_path == ":memory:":  # no second copy: straight into the arrays
+            self._index = self._load(con.execute(postings).fetchnumpy())
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE {self._post} AS {postings}")
         self._dirty = False
+
+    def _load(self, arrays: dict[str, Any] | None = None) -> _Postings:
+        if arrays is None:
+            arrays = self._con.execute(f"SELECT term, docid, weight FROM {self._post}"
+                                       ).fetchnumpy()
+        names = [r[0] for r in self._con.execute(
+            f"SELECT table_name FROM {self._docs} ORDER BY table_name").fetchall()]
+        return _Postings(arrays["term"], arrays["docid"], arrays["weight"], names)
 
     def search(self, query: str, limit: int = 10) -> list[tuple[str, float]]:
         """``(table, score)`` pairs, best first (ties by name); at most ``limit``."""
@@ -154,46 +252,16 @@ class CatalogSearch:
         with self._lock:
             if self._dirty:
                 self._reindex()
-            if not self._indexed:
-                return []
-            return self._search(query, limit)
-
-    def _search(self, query: str, limit: int) -> list[tuple[str, float]]:
-        con = self._con
-        terms = [r[0] for r in con.execute(
-            f"SELECT DISTINCT stem(unnest({self._fts}.tokenize(?)), 'porter')", [query]
-        ).fetchall() if r[0]]
-        if not terms:
-            return []
-        found = con.execute(
-            f"SELECT termid, df FROM {self._vocab} WHERE term IN "
-            f"({', '.join(_literal(t) for t in terms)})").fetchall()
-        if not found:
-            return []
-        if self._stats is None:
-            self._stats = con.execute(f"SELECT num_docs, avgdl FROM {self._fts}.stats").fetchone()
-        num_docs, avgdl = self._stats
-        idf = ", ".join(f"({int(t)}, {self._idf(num_docs, df)!r})" for t, df in found)
-        ids = ", ".join(str(int(t)) for t, _ in found)
-        scored = con.execute(
-            f"SELECT p.docid, sum(q.idf * p.tf * {_K1 + 1} / (p.tf + {_K1} * "
-            f"({1 - _B} + {_B} * p.len / {float(avgdl)!r}))) AS score "
-            f"FROM {self._post} p JOIN (VALUES {idf}) q(termid, idf) USING (termid) "
-            f"WHERE p.termid IN ({ids}) GROUP BY p.docid ORDER BY score DESC, p.docid "
-            f"LIMIT {int(limit)}").fetchall()
-        if not scored:
-            return []
-        names = dict(con.execute(
-            f"SELECT docid, name FROM {self._names} WHERE docid IN "
-            f"({', '.join(str(int(d)) for d, _ in scored)})").fetchall())
-        hits = [(names[d], round(float(s), 6)) for d, s in scored]
-        return sorted(hits, key=lambda h: (-h[1], h[0]))
-
-    @staticmethod
-    def _idf(num_docs: int, df: int) -> float:
-        return math.log((num_docs - df + 0.5) / (df + 0.5) + 1)
+            if self._index is None:
+                self._index = self._load()
+            terms = [r[0] for r in self._con.execute(
+                f"SELECT DISTINCT hash(stem(w, 'porter')) FROM "
+                f"(SELECT unnest({_ANALYSE.format('?')}) AS w) WHERE w <> ''", [query]
+            ).fetchall()]
+            return self._index.top(terms, limit)
 
     def close(self) -> None:
         """Close the index connection."""
         with self._lock:
+            self._index = None
             self._con.close()

@@ -5,18 +5,14 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import time
 import uuid
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from .._clock import now_ms
+
 __all__ = ["now_ms", "new_id", "jsonable", "canonical", "digest", "maybe_await"]
-
-
-def now_ms() -> int:
-    """Milliseconds since the epoch."""
-    return int(time.time() * 1000)
 
 
 def new_id(prefix: str) -> str:

@@ -14,7 +14,8 @@ Configure it in the runtime spec (camelCase or snake_case keys)::
         "prices": {"my-model": {"input": 3, "output": 15, "cacheRead": 0.3, "cacheWrite": 3.75}},
     }})
 
-Each model turn is one streaming ``POST /v1/messages``: text arrives as
+Each model turn is one streaming ``POST /v1/messages`` through the SDK's
+``messages.stream()`` helper, which accumulates the message: text arrives as
 :class:`TextDelta`, extended thinking as :class:`ReasoningDelta`, tool calls
 as :class:`ToolUse` once the response is complete (a stream cut short never
 yields a half-received tool call), then one :class:`Usage` with input,
@@ -38,13 +39,18 @@ The SDK is imported on first use, never at ``import flowai_nb``.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+<<<<<<< HEAD
 from ..authoring.secrets import REDACTED, reveal
+=======
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+>>>>>>> main
 from ._prices import check_prices, cost_usd, price_for
 from .base import (
     Interpreter,
@@ -65,6 +71,7 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 8192
 """``max_tokens`` of every model turn unless ``maxTokens`` is configured."""
 
+<<<<<<< HEAD
 _KEYS = {  # accepted spelling -> canonical key
     "apiKey": "apiKey", "api_key": "apiKey",
     "apiKeyEnv": "apiKeyEnv", "api_key_env": "apiKeyEnv",
@@ -76,6 +83,25 @@ _KEYS = {  # accepted spelling -> canonical key
     "thinking": "thinking",
     "prices": "prices",
 }
+=======
+
+
+class _Config(BaseModel):
+    """``providers["anthropic"]``: camelCase or snake_case keys (values checked by the class)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    api_key: Any = None
+    base_url: Any = None
+    max_retries: Any = 2
+    timeout: Any = 600.0
+    max_tokens: Any = DEFAULT_MAX_TOKENS
+    model: Any = DEFAULT_MODEL
+    thinking: Any = None
+    prices: Any = None
+
+
+>>>>>>> main
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
 _KEPT_THINKING = 512  # responses whose thinking blocks are kept for the next request
 
@@ -181,6 +207,7 @@ class AnthropicInterpreter(Interpreter):
         raw = (providers or {}).get("anthropic") or {}
         if not isinstance(raw, Mapping):
             raise ValueError(f"providers['anthropic'] must be a dict; got {raw!r}")
+<<<<<<< HEAD
         config: dict[str, Any] = {}
         for key, value in raw.items():
             canonical = _KEYS.get(key)
@@ -196,10 +223,22 @@ class AnthropicInterpreter(Interpreter):
                 "providers={'anthropic': {'apiKeyEnv': 'ANTHROPIC_API_KEY'}}")
         env = config.get("apiKeyEnv") or "ANTHROPIC_API_KEY"
         api_key = api_key or os.environ.get(env)
+=======
+        try:
+            config = _Config.model_validate(dict(raw))
+        except ValidationError as exc:
+            unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+            keys = sorted(f.alias or n for n, f in _Config.model_fields.items())
+            bad = unknown[0] if unknown else next(k for k in raw if not isinstance(k, str))
+            raise ValueError(f"unknown key {bad!r} in providers['anthropic']; expected "
+                             f"one of {keys}") from None
+        api_key = config.api_key or os.environ.get("ANTHROPIC_API_KEY")
+>>>>>>> main
         if not api_key:
             raise ValueError(
                 f"the anthropic interpreter needs an API key: set the {env} "
                 "environment variable or pass providers={'anthropic': {'apiKey': ...}} "
+<<<<<<< HEAD
                 "(or {'apiKeyEnv': 'VARIABLE'}) to define_runtime")
         return cls(
             api_key=api_key,
@@ -211,6 +250,11 @@ class AnthropicInterpreter(Interpreter):
             thinking=config.get("thinking"),
             prices=config.get("prices"),
         )
+=======
+                "to define_runtime")
+        fields = config.model_dump(exclude={"api_key"})
+        return cls(api_key=api_key, **fields)
+>>>>>>> main
 
     def __repr__(self) -> str:
         where = f", base_url={self.base_url!r}" if self.base_url else ""
@@ -323,91 +367,89 @@ class AnthropicInterpreter(Interpreter):
     # -- the model turn ---------------------------------------------------------
 
     async def turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
-        """Stream one model turn (see the module doc). Raises :class:`InterpreterError`."""
+        """Stream one model turn (see the module doc). Raises :class:`InterpreterError`.
+
+        The SDK's ``messages.stream()`` helper accumulates the message (text,
+        thinking blocks with their signatures, tool inputs, usage); this method
+        forwards the text and thinking deltas as they come and reads tool calls
+        and usage from the final message.
+        """
         params = self._params(request)
+        stream: Any = None
+        message: Any = None
+        failure: InterpreterError | None = None
         try:
-            stream = await self._client().messages.create(**params, stream=True)
-        except Exception as exc:
-            raise self._failure(exc) from exc
-        usage: dict[str, int] = {}
-        blocks: dict[int, dict[str, Any]] = {}
-        calls: list[ToolUse] = []
-        thinking: list[dict[str, Any]] = []
-        stopped = False
-        stop_reason: str | None = None
-        try:
-            async for event in stream:
-                kind = event.type
-                if kind == "message_start":
-                    usage.update(event.message.usage.model_dump(exclude_none=True))
-                elif kind == "content_block_start":
-                    block = event.content_block.model_dump(exclude_none=True)
-                    blocks[event.index] = {**block, "_json": ""}
-                    if block["type"] == "text" and block.get("text"):
-                        yield TextDelta(block["text"])
-                    elif block["type"] == "thinking" and block.get("thinking"):
-                        yield ReasoningDelta(block["thinking"])
-                elif kind == "content_block_delta":
-                    block, delta = blocks[event.index], event.delta
-                    if delta.type == "text_delta":
-                        yield TextDelta(delta.text)
-                    elif delta.type == "thinking_delta":
-                        block["thinking"] = block.get("thinking", "") + delta.thinking
-                        yield ReasoningDelta(delta.thinking)
-                    elif delta.type == "input_json_delta":
-                        block["_json"] += delta.partial_json
-                    elif delta.type == "signature_delta":
-                        block["signature"] = delta.signature
-                elif kind == "content_block_stop":
-                    block = blocks[event.index]
-                    if block["type"] == "tool_use":
-                        calls.append(self._tool_use(block))
-                    elif block["type"] in _THINKING_BLOCKS:
-                        thinking.append({k: v for k, v in block.items() if k != "_json"})
-                elif kind == "message_delta":
-                    usage.update(event.usage.model_dump(exclude_none=True))
-                    stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
-                elif kind == "message_stop":
-                    stopped = True
-                    break
+            async with self._client().messages.stream(**params) as stream:
+                async for event in stream:
+                    kind = event.type
+                    if kind == "text":
+                        yield TextDelta(event.text)
+                    elif kind == "thinking":
+                        yield ReasoningDelta(event.thinking)
+                    elif kind == "content_block_start":  # a block may open with content
+                        block = event.content_block
+                        if block.type == "text" and block.text:
+                            yield TextDelta(block.text)
+                        elif block.type == "thinking" and block.thinking:
+                            yield ReasoningDelta(block.thinking)
+                    elif kind == "message_stop":
+                        message = stream.current_message_snapshot
+                        break
         except InterpreterError as exc:
-            failure: InterpreterError | None = exc
+            failure = exc
         except Exception as exc:
-            failure = self._failure(exc, streaming=True)
+            failure = self._failure(exc, streaming=stream is not None)
             failure.__cause__ = exc
         else:
-            failure = None if stopped else InterpreterError(
-                f"anthropic stream ended before message_stop (agent {request.agent!r}, "
-                f"turn {request.turn}): the response was cut off; its tool calls were not run")
-            if failure is None and stop_reason == "max_tokens":
+            if message is None:
                 failure = InterpreterError(
-                    f"anthropic reply of agent {request.agent!r} (turn {request.turn}) hit "
-                    f"max_tokens={params['max_tokens']} and was cut off; raise "
-                    f"providers={{'anthropic': {{'maxTokens': ...}}}}")
-        finally:
-            await stream.close()
+                    f"anthropic stream ended before message_stop (agent {request.agent!r}, "
+                    f"turn {request.turn}): the response was cut off; its tool calls were not run")
+            elif message.stop_reason == "max_tokens":
+                failure = self._cut_by_max_tokens(request, message, params["max_tokens"])
         if failure is not None:
+            usage = self._usage_so_far(stream)
             if usage:  # the tokens of a failed turn are billed all the same
                 yield self._usage(params["model"], usage)
             raise failure
-        self._keep_thinking(thinking, calls)
+        calls = [self._tool_use(b) for b in message.content if b.type == "tool_use"]
+        self._keep_thinking([b.model_dump(exclude_none=True) for b in message.content
+                             if b.type in _THINKING_BLOCKS], calls)
         for call in calls:
             yield call
-        yield self._usage(params["model"], usage)
+        yield self._usage(params["model"], message.usage.model_dump(exclude_none=True))
 
     @staticmethod
-    def _tool_use(block: dict[str, Any]) -> ToolUse:
-        raw = block["_json"]
+    def _usage_so_far(stream: Any) -> dict[str, Any]:
+        """The usage counted before a turn failed (empty when no message had started)."""
         try:
-            args = json.loads(raw) if raw.strip() else dict(block.get("input") or {})
-        except json.JSONDecodeError as exc:
-            raise InterpreterError(
-                f"anthropic tool call {block['name']!r} ({block['id']}) has invalid JSON input "
-                f"({exc}); the model may have hit max_tokens: {raw[:200]!r}") from None
+            snapshot = stream.current_message_snapshot  # asserts that a message has started
+        except (AttributeError, AssertionError):
+            return {}
+        return snapshot.usage.model_dump(exclude_none=True)
+
+    @staticmethod
+    def _cut_by_max_tokens(request: TurnRequest, message: Any,
+                           max_tokens: int) -> InterpreterError:
+        cut = [b for b in message.content if b.type == "tool_use"]
+        if cut:
+            block = cut[-1]
+            return InterpreterError(
+                f"anthropic tool call {block.name!r} ({block.id}) was cut off by "
+                f"max_tokens={max_tokens}: its JSON input is incomplete (invalid JSON), so it "
+                f"was not run; raise providers={{'anthropic': {{'maxTokens': ...}}}}")
+        return InterpreterError(
+            f"anthropic reply of agent {request.agent!r} (turn {request.turn}) hit "
+            f"max_tokens={max_tokens} and was cut off; raise "
+            f"providers={{'anthropic': {{'maxTokens': ...}}}}")
+
+    @staticmethod
+    def _tool_use(block: Any) -> ToolUse:
+        args = block.input
         if not isinstance(args, dict):
-            raise InterpreterError(f"anthropic tool call {block['name']!r} input must be a JSON "
-                                   f"object; got {raw[:200]!r}")
-        return ToolUse(id=block["id"], name=block["name"], input=args)
+            raise InterpreterError(f"anthropic tool call {block.name!r} input must be a JSON "
+                                   f"object; got {args!r:.200}")
+        return ToolUse(id=block.id, name=block.name, input=args)
 
     async def complete(self, prompt: str, *, system: str = "", model: str | None = None,
                        max_tokens: int | None = None) -> str:

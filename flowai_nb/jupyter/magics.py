@@ -1,4 +1,4 @@
-"""The ``%%flowai``, ``%flowai_approvals`` and ``%flowai_traces`` magics."""
+"""The ``%%flowai``, ``%flowai_approvals``, ``%flowai_traces`` and ``%flowai_studio`` magics."""
 
 from __future__ import annotations
 
@@ -152,3 +152,13 @@ class FlowAIMagics(Magics):
         if args.name:
             self.shell.user_ns[args.name] = view
         return view
+
+    @line_magic
+    def flowai_studio(self, line: str) -> Any:
+        """Show the link to Studio in this Jupyter server (``<base_url>flowai-studio/``)."""
+        from ..studio.jupyter import studio_link
+
+        if line.strip():
+            raise ValueError("%flowai_studio takes no arguments; to serve another app run "
+                             "`flowai-nb studio module:app` in a terminal")
+        return studio_link()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .._clock import now_ms
 
 
 def check_key(key: object) -> str:
@@ -29,11 +30,6 @@ def check_ttl(ttl_ms: object) -> int | None:
             f"ttl_ms must be a positive number of milliseconds or None; got {ttl_ms!r}"
         )
     return ttl_ms
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds since the epoch (shared by every process on the machine)."""
-    return time.time_ns() // 1_000_000
 
 
 def expiry(ttl_ms: int | None) -> int | None:

@@ -74,6 +74,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         JUPYTER_RUNTIME_DIR=str(home / "run"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"), IPYTHONDIR=str(home / "ipython"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])),
+        # Studio's server extension (enabled by jupyter-config/) serves the demo app
+        FLOWAI_STUDIO_APP="flowai_nb.studio.demo:app",
+        FLOWAI_NB_DEMO_DIR=str(home / "studio-demo"),
     )
     port = _free_port()
     log = (home / "lab.log").open("w")
@@ -99,12 +102,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
                 time.sleep(0.3)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a server process; kill it if it has not exited within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @pytest.fixture(scope="module")

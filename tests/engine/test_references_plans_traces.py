@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pydantic import BaseModel
 
 import flowai_nb as fa
+from flowai_nb._clock import ManualClock, use_clock
 from flowai_nb.engine import ReferenceExpiredError, ReferenceNotFoundError
 
 from .conftest import Dispatcher, build_runtime, build_spec, collect, of, run
@@ -65,14 +64,18 @@ def test_values_are_validated_before_storing() -> None:
 
 
 def test_expired_reference_raises_naming_the_id() -> None:
-    rt = ref_runtime(ttl_ms=30)
-    envelope = run(rt.create_reference("slice", VALUE))
-    assert envelope["expiresAt"] == envelope["createdAt"] + 30
-    time.sleep(0.06)
-    with pytest.raises(ReferenceExpiredError, match=envelope["id"]):
-        run(rt.resolve_reference(envelope))
-    with pytest.raises(LookupError):
-        run(rt.reference_glimpse(envelope))
+    clock = ManualClock()
+    with use_clock(clock):
+        rt = ref_runtime(ttl_ms=30)
+        envelope = run(rt.create_reference("slice", VALUE))
+        assert envelope["expiresAt"] == envelope["createdAt"] + 30 == clock() + 30
+        clock.advance(29)
+        run(rt.resolve_reference(envelope))  # still alive one ms before expiry
+        clock.advance(1)
+        with pytest.raises(ReferenceExpiredError, match=envelope["id"]):
+            run(rt.resolve_reference(envelope))
+        with pytest.raises(LookupError):
+            run(rt.reference_glimpse(envelope))
 
 
 def test_unknown_reference_is_a_key_error_naming_the_id() -> None:

@@ -47,8 +47,14 @@ def stock_level(args, ctx):
     return {"sku": args["sku"], "onHand": 12}
 
 
+NAP_LISTENERS: list = []
+"""Callables told each time a ``nap`` starts (tests synchronise on them, not on sleeps)."""
+
+
 @fa.define_tool("nap", "Waits a minute", {})
 async def nap(args, ctx):
+    for listener in NAP_LISTENERS:
+        listener()
     await asyncio.sleep(60)
     return "rested"
 

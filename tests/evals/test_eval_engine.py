@@ -19,7 +19,7 @@ from flowai_nb.evals import (
     stream_eval,
 )
 
-from ._retail import make_runtime
+from ._retail import NAP_LISTENERS, make_runtime
 
 FLOW = ["call_agent", "store_plan", "call_agent", "execute_plan"]
 ACTIONS = [define_expected_action("restock", sku="A1", qty=5),
@@ -203,13 +203,23 @@ def test_closing_the_stream_cancels_the_runs_of_running_samples():
     req = define_eval_request([slow], define_eval_config(samples_per_case=2))
 
     async def stop_early():
-        stream = stream_eval(rt, req)
-        while (await anext(stream))["type"] != "sample-start":
-            pass
-        await asyncio.sleep(0.1)
-        await stream.aclose()
-        await asyncio.sleep(0.1)
-        return stream
+        napping = asyncio.Event()
+        naps = []
+
+        def started() -> None:  # both samples' runs are inside their tool call
+            naps.append(1)
+            if len(naps) == 2:
+                napping.set()
+
+        NAP_LISTENERS.append(started)
+        try:
+            stream = stream_eval(rt, req)
+            while (await anext(stream))["type"] != "sample-start":
+                pass
+            await napping.wait()
+            await stream.aclose()
+        finally:
+            NAP_LISTENERS.remove(started)
 
     asyncio.run(asyncio.wait_for(stop_early(), 10))
     traces = rt.list_traces(test_case_id="slow")

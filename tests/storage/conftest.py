@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # plain `pytest` does not put the project root on sys.path
     sys.path.insert(0, _ROOT)
 
+from flowai_nb._clock import ManualClock, use_clock  # noqa: E402
 from flowai_nb.storage import KeyValueStore, open_store  # noqa: E402
 from tests.servers import *  # noqa: E402,F401,F403
 
@@ -63,3 +65,18 @@ def store(descriptor: dict[str, Any]) -> Iterator[KeyValueStore]:
     opened = open_store(descriptor)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def expire(descriptor: dict[str, Any]) -> Iterator[Callable[[], None]]:
+    """``expire()`` moves time well past the 1 ms ttl of entries that must expire.
+
+    In-process stores read flowai_nb's clock, so a manual clock is advanced (no
+    sleeping); PostgreSQL and Redis expire by the server's clock, so those wait.
+    """
+    if descriptor["kind"] in ("postgres", "redis"):
+        yield lambda: time.sleep(0.05)
+        return
+    clock = ManualClock()
+    with use_clock(clock):
+        yield lambda: clock.advance(50) and None

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,6 @@ import pytest
 from flowai_nb.storage import KeyValueStore, open_store
 
 _ROOT = Path(__file__).resolve().parents[2]
-
-
-def _expire() -> None:
-    """Sleep well past the 1 ms ttl used for entries that must expire."""
-    time.sleep(0.05)
 
 
 def _python(code: str, *args: str) -> subprocess.Popen[str]:
@@ -103,11 +98,11 @@ def test_non_ascii_keys_and_prefixes(store: KeyValueStore) -> None:
 
 # --- expiry --------------------------------------------------------------------------------
 
-def test_entries_expire_after_their_ttl(store: KeyValueStore) -> None:
+def test_entries_expire_after_their_ttl(store: KeyValueStore, expire: Callable[[], None]) -> None:
     store.put("short", 1, ttl_ms=1)
     store.put("long", 2, ttl_ms=60_000)
     store.put("forever", 3)
-    _expire()
+    expire()
     assert store.get("short") is None
     assert "short" not in store
     assert store.keys() == ["forever", "long"]
@@ -116,17 +111,18 @@ def test_entries_expire_after_their_ttl(store: KeyValueStore) -> None:
     assert store.get("long") == 2
 
 
-def test_put_replaces_the_ttl(store: KeyValueStore) -> None:
+def test_put_replaces_the_ttl(store: KeyValueStore, expire: Callable[[], None]) -> None:
     store.put("k", "temporary", ttl_ms=1)
     store.put("k", "kept")
     store.put("j", "kept", ttl_ms=60_000)
     store.put("j", "temporary", ttl_ms=1)
-    _expire()
+    expire()
     assert store.get("k") == "kept"
     assert store.get("j") is None
 
 
-def test_add_only_stores_when_absent_or_expired(store: KeyValueStore) -> None:
+def test_add_only_stores_when_absent_or_expired(store: KeyValueStore,
+                                                expire: Callable[[], None]) -> None:
     assert store.add("k", "first") is True
     assert store.add("k", "second") is False
     assert store.get("k") == "first"
@@ -135,16 +131,16 @@ def test_add_only_stores_when_absent_or_expired(store: KeyValueStore) -> None:
     assert store.get("k") == "third"
 
     assert store.add("lease", "old", ttl_ms=1) is True
-    _expire()
+    expire()
     assert store.add("lease", "new", ttl_ms=60_000) is True
     assert store.get("lease") == "new"
     assert store.add("lease", "newer") is False
     assert store.get("lease") == "new"
 
 
-def test_add_with_ttl_expires(store: KeyValueStore) -> None:
+def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) -> None:
     assert store.add("k", "v", ttl_ms=1) is True
-    _expire()
+    expire()
     assert store.get("k") is None
     assert store.keys() == []
 
