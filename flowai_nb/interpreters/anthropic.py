@@ -44,13 +44,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-<<<<<<< HEAD
-from ..authoring.secrets import REDACTED, reveal
-=======
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
->>>>>>> main
+from ..authoring.secrets import REDACTED, reveal
 from ._prices import check_prices, cost_usd, price_for
 from .base import (
     Interpreter,
@@ -71,19 +68,6 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 8192
 """``max_tokens`` of every model turn unless ``maxTokens`` is configured."""
 
-<<<<<<< HEAD
-_KEYS = {  # accepted spelling -> canonical key
-    "apiKey": "apiKey", "api_key": "apiKey",
-    "apiKeyEnv": "apiKeyEnv", "api_key_env": "apiKeyEnv",
-    "baseUrl": "baseUrl", "base_url": "baseUrl",
-    "maxRetries": "maxRetries", "max_retries": "maxRetries",
-    "timeout": "timeout",
-    "maxTokens": "maxTokens", "max_tokens": "maxTokens",
-    "model": "model",
-    "thinking": "thinking",
-    "prices": "prices",
-}
-=======
 
 
 class _Config(BaseModel):
@@ -92,6 +76,7 @@ class _Config(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     api_key: Any = None
+    api_key_env: Any = None
     base_url: Any = None
     max_retries: Any = 2
     timeout: Any = 600.0
@@ -101,7 +86,6 @@ class _Config(BaseModel):
     prices: Any = None
 
 
->>>>>>> main
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
 _KEPT_THINKING = 512  # responses whose thinking blocks are kept for the next request
 
@@ -207,23 +191,6 @@ class AnthropicInterpreter(Interpreter):
         raw = (providers or {}).get("anthropic") or {}
         if not isinstance(raw, Mapping):
             raise ValueError(f"providers['anthropic'] must be a dict; got {raw!r}")
-<<<<<<< HEAD
-        config: dict[str, Any] = {}
-        for key, value in raw.items():
-            canonical = _KEYS.get(key)
-            if canonical is None:
-                raise ValueError(f"unknown key {key!r} in providers['anthropic']; expected one of "
-                                 f"{sorted(set(_KEYS.values()))}")
-            config[canonical] = value
-        api_key = reveal(config.get("apiKey"))
-        if api_key == REDACTED:
-            raise ValueError(
-                "providers['anthropic']['apiKey'] is '**********': the key was redacted when "
-                "the spec was dumped. Name an environment variable instead: "
-                "providers={'anthropic': {'apiKeyEnv': 'ANTHROPIC_API_KEY'}}")
-        env = config.get("apiKeyEnv") or "ANTHROPIC_API_KEY"
-        api_key = api_key or os.environ.get(env)
-=======
         try:
             config = _Config.model_validate(dict(raw))
         except ValidationError as exc:
@@ -232,29 +199,21 @@ class AnthropicInterpreter(Interpreter):
             bad = unknown[0] if unknown else next(k for k in raw if not isinstance(k, str))
             raise ValueError(f"unknown key {bad!r} in providers['anthropic']; expected "
                              f"one of {keys}") from None
-        api_key = config.api_key or os.environ.get("ANTHROPIC_API_KEY")
->>>>>>> main
+        api_key = reveal(config.api_key)
+        if api_key == REDACTED:
+            raise ValueError(
+                "providers['anthropic']['apiKey'] is '**********': the key was redacted when "
+                "the spec was dumped. Name an environment variable instead: "
+                "providers={'anthropic': {'apiKeyEnv': 'ANTHROPIC_API_KEY'}}")
+        env = config.api_key_env or "ANTHROPIC_API_KEY"
+        api_key = api_key or os.environ.get(env)
         if not api_key:
             raise ValueError(
                 f"the anthropic interpreter needs an API key: set the {env} "
                 "environment variable or pass providers={'anthropic': {'apiKey': ...}} "
-<<<<<<< HEAD
                 "(or {'apiKeyEnv': 'VARIABLE'}) to define_runtime")
-        return cls(
-            api_key=api_key,
-            base_url=config.get("baseUrl"),
-            max_retries=config.get("maxRetries", 2),
-            timeout=config.get("timeout", 600.0),
-            max_tokens=config.get("maxTokens", DEFAULT_MAX_TOKENS),
-            model=config.get("model", DEFAULT_MODEL),
-            thinking=config.get("thinking"),
-            prices=config.get("prices"),
-        )
-=======
-                "to define_runtime")
-        fields = config.model_dump(exclude={"api_key"})
+        fields = config.model_dump(exclude={"api_key", "api_key_env"})
         return cls(api_key=api_key, **fields)
->>>>>>> main
 
     def __repr__(self) -> str:
         where = f", base_url={self.base_url!r}" if self.base_url else ""
