@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ._base import SpecModel
-from .secrets import reveal, secret_url
+from .secrets import SECRET_INPUTS, reveal, secret_url
 from .storage import StorageFactorySpec
 
 __all__ = [
@@ -106,6 +106,8 @@ class PostgresTarget(SpecModel):
     password); :func:`~flowai_nb.authoring.secrets.reveal` gives the plain URL.
     """
 
+    model_config = SECRET_INPUTS
+
     kind: Literal["postgres"] = "postgres"
     url: str | SecretStr = Field(min_length=1)
 
@@ -150,6 +152,8 @@ class DuckDBCatalog(SpecModel):
 
 class PostgresCatalog(SpecModel):
     """Catalog entries stored in a PostgreSQL database (table ``table``)."""
+
+    model_config = SECRET_INPUTS
 
     kind: Literal["postgres"] = "postgres"
     url: str | SecretStr = Field(min_length=1)
@@ -251,6 +255,8 @@ class DataEnvironmentConfig(SpecModel):
             (entries stored there). Unset with a target: profiled from the target on first use.
         catalog_search: the full-text index settings.
     """
+
+    model_config = SECRET_INPUTS
 
     tenant_id: str | None = Field(default=None, min_length=1)
     workspace_id: str | None = None

@@ -15,12 +15,18 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import SecretStr
+from pydantic import ConfigDict, SecretStr
 
-__all__ = ["SecretUrl", "REDACTED", "hide_secrets", "reveal", "secret_url"]
+from ._base import SpecModel
+
+__all__ = ["SecretUrl", "REDACTED", "SECRET_INPUTS", "hide_secrets", "reveal", "secret_url"]
 
 REDACTED = "**********"
 """What a secret looks like once dumped."""
+
+SECRET_INPUTS = ConfigDict(**{**SpecModel.model_config, "hide_input_in_errors": True})
+"""``model_config`` of models whose inputs may hold a password: validation errors do not
+echo the input (our own messages name the value with its password hidden)."""
 
 _SECRET_SUFFIXES = ("apikey", "api_key", "password", "passwd", "secret", "token",
                     "authorization")

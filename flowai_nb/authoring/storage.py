@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from ._base import SpecModel
-from .secrets import hide_secrets
+from .secrets import SECRET_INPUTS, hide_secrets
 
 __all__ = ["StorageFactorySpec", "StorageFactories", "STORE_KINDS"]
 
@@ -36,6 +36,8 @@ class StorageFactorySpec(SpecModel):
 
     Kept deviation: ``duckdb`` is a built-in kind besides the reference's ones.
     """
+
+    model_config = SECRET_INPUTS
 
     kind: str = Field(min_length=1)
     config: Any | None = None

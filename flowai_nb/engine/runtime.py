@@ -229,6 +229,9 @@ class Runtime:
                 JSON object ``{"script": [...]}`` scripts the entry agent on the
                 scripted interpreter.
             thread_id: the conversation; stateful agents keep history per thread.
+                Kept deviation from the reference (``thread_id: Any``): a non-empty
+                string without ``/``, because ``thread/agent`` names each sub-agent's
+                own conversation; anything else is a ValueError naming the value.
             resume: a ``resumeToken`` from a paused run's ``approval-required``
                 event: continues that run (in this or a new kernel).
             approvals: headless approval policy: ``"auto_approve"``,
