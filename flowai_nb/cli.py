@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``flowai-nb``.
 
     ``demo [--yes]`` runs the offline demo, ``studio APP`` serves Studio for an
-    app, ``version`` prints the version.
+    app, ``mcp APP`` serves an app's runtime over MCP (stdio, or ``--http``),
+    ``version`` prints the version.
     """
     parser = argparse.ArgumentParser(prog="flowai-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     studio_arguments(sub.add_parser(
         "studio", help="serve the Studio web UI and API for an app (module:attribute)"))
     sub.add_parser("version", help="print the flowai_nb version")
+    from .mcp.cli import add_arguments as add_mcp_arguments
+
+    add_mcp_arguments(sub.add_parser(
+        "mcp", help="serve an app's runtime to MCP clients (stdio, or --http)"))
     args = parser.parse_args(argv)
     if args.command == "studio":
         from .studio.server import main as studio
@@ -36,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
+    if args.command == "mcp":
+        from .mcp.cli import main as mcp
+
+        return mcp(args)
     from .demo import main as demo
 
     return asyncio.run(demo(yes=args.yes))

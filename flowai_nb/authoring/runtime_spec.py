@@ -161,7 +161,7 @@ class RuntimeSpec(SpecModel):
             rows = self.tool_rows(agent)
             known = all(self._kit_rows_known(kit) for kit in agent.toolkits)
             callable_tools[agent.name] = [row.name for row in rows] if known else None
-            _check_policy_tools(agent.name, agent.tool_approval_policies,
+            _check_policy_tools(agent.name, _local(agent, agent.tool_approval_policies, self),
                                 callable_tools[agent.name], "tool_approval_policies")
         unknown = sorted(self.approval_overrides.named_agents() - names)
         if unknown:
@@ -169,8 +169,8 @@ class RuntimeSpec(SpecModel):
                 f"approval overrides name unknown agent(s) {unknown}; known agents: {sorted(names)}"
             )
         for name, per_tool in self.approval_overrides.tools.items():
-            _check_policy_tools(name, per_tool, callable_tools[name],
-                                f"approval_overrides.tools[{name!r}]")
+            _check_policy_tools(name, _local(self.agent(name), per_tool, self),
+                                callable_tools[name], f"approval_overrides.tools[{name!r}]")
         return self
 
     # -- lookups ---------------------------------------------------------------------------
@@ -236,7 +236,11 @@ class RuntimeSpec(SpecModel):
             id=toolkit_id)
 
     def _kit_rows_known(self, toolkit_id: str) -> bool:
+        """Whether the toolkit's tool names are known now (external MCP toolkits' dotted
+        policy names are filtered separately by ``_local``)."""
         spec = self.toolkit(toolkit_id)
+        if spec.external:
+            return True
         return spec.provider_key() is None and toolkit_id in known_toolkit_ids()
 
     def tool_rows(self, agent: AgentSpec,
@@ -318,6 +322,13 @@ def agent_tool_rows(agent: AgentSpec,
                                 input_schema=tool.input_schema))
             seen.add(tool.name)
     return rows
+
+
+def _local(agent: AgentSpec, policies: Mapping[str, Any], spec: RuntimeSpec) -> Mapping[str, Any]:
+    """Per-tool policies minus those naming an external MCP toolkit's tool (``kit.tool``),
+    whose tools are only known at run time."""
+    external = {kit for kit in agent.toolkits if spec.toolkit(kit).external}
+    return {k: v for k, v in policies.items() if k.partition(".")[0] not in external}
 
 
 def _check_policy_tools(agent: str, policies: Mapping[str, Any], tools: list[str] | None,

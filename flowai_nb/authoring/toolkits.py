@@ -102,9 +102,11 @@ class ToolkitSpec(SpecModel):
     """Attaches a toolkit to an agent, by stable id.
 
     ``id`` names a built-in toolkit (``catalog``, ``sql``, ``references``,
-    ``kv``), a toolkit declared with :func:`define_toolkit`, or, when
-    ``config`` is a mapping with a provider key such as ``{"mcp": {...}}``,
-    a toolkit served by that provider (see :func:`register_toolkit_provider`).
+    ``kv``), a toolkit declared with :func:`define_toolkit`, an external MCP
+    server's tools (``config={"mcp": {"command": [...]}}`` or ``{"mcp": {"url":
+    ...}}``; see :mod:`flowai_nb.mcp.toolkit`; the server starts on first use),
+    or, when ``config`` is a mapping with another provider key, a toolkit served
+    by that provider (see :func:`register_toolkit_provider`).
     Any non-empty id is accepted here; an id nothing provides is a clear error
     at ``create_runtime``, naming it and the known ids. A plain string is
     accepted wherever a ToolkitSpec is expected (``"sql"`` becomes
@@ -135,9 +137,14 @@ class ToolkitSpec(SpecModel):
         if self.id in BUILTIN_TOOLKITS:
             return BUILTIN_TOOLKITS[self.id]
         kit = _TOOLKITS.get(self.id)
-        if kit is None or self.provider_key() is not None:
+        if kit is None or self.external or self.provider_key() is not None:
             return ()
         return kit.rows()
+
+    @property
+    def external(self) -> str | None:
+        """``"mcp"`` when the tools come from an external MCP server (``config["mcp"]``)."""
+        return "mcp" if isinstance(self.config, Mapping) and "mcp" in self.config else None
 
     def provider_key(self) -> str | None:
         """The registered provider key in ``config`` (e.g. ``"mcp"``), if any."""
@@ -200,7 +207,7 @@ ToolkitProvider = Callable[[ToolkitSpec], Toolkit]
 """``provider(spec) -> Toolkit``: serves a :class:`ToolkitSpec` whose ``config`` has its key."""
 
 _TOOLKITS: dict[str, Toolkit] = {}
-_PROVIDERS: dict[str, ToolkitProvider | str] = {"mcp": "flowai_nb.mcp:toolkit_provider"}
+_PROVIDERS: dict[str, ToolkitProvider | str] = {}
 
 
 def define_toolkit(id: str, tools: Iterable[ToolSpec], *, description: str = "") -> ToolkitSpec:  # noqa: A002
@@ -239,16 +246,17 @@ def register_toolkit_provider(key: str, provider: ToolkitProvider | str) -> None
 
     ``provider(spec) -> Toolkit`` is called by ``create_runtime`` for each such
     toolkit; it may also be given as an ``"module:attribute"`` string, imported
-    on first use (``"mcp"`` is pre-registered this way, so
-    ``ToolkitSpec(id="github", config={"mcp": {...}})`` needs no setup)::
+    on first use. (``{"mcp": {...}}`` configs need no provider: the engine
+    starts external MCP servers itself, lazily.)::
 
         def provide_echo(spec):
             return Toolkit(id=spec.id, tools=(make_echo_tool(spec.config["echo"]),))
 
         register_toolkit_provider("echo", provide_echo)
     """
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"provider key must be a non-empty string; got {key!r}")
+    if not isinstance(key, str) or not key or key == "mcp":
+        raise ValueError(f"provider key must be a non-empty string other than 'mcp' (served "
+                         f"by the engine); got {key!r}")
     if not (callable(provider) or (isinstance(provider, str) and ":" in provider)):
         raise TypeError(f"provider must be a callable or a 'module:attribute' string; "
                         f"got {provider!r}")
@@ -263,22 +271,24 @@ def known_toolkit_ids() -> list[str]:
 def toolkit_tools(spec: ToolkitSpec) -> tuple[ToolSpec, ...]:
     """The ToolSpecs of a :func:`define_toolkit` toolkit (``()`` for built-in,
     provider-served or unknown ids)."""
-    if spec.provider_key() is not None or spec.id in BUILTIN_TOOLKITS:
+    if spec.external or spec.provider_key() is not None or spec.id in BUILTIN_TOOLKITS:
         return ()
     kit = _TOOLKITS.get(spec.id)
     return kit.tools if kit is not None else ()
 
 
 def resolve_toolkit(spec: ToolkitSpec) -> Toolkit | None:
-    """What ``spec`` names: ``None`` for a built-in toolkit (the engine serves it),
-    the provider's :class:`Toolkit` when its config has a provider key, the
-    :func:`define_toolkit` toolkit of that id otherwise.
+    """What ``spec`` names: ``None`` for a built-in or external MCP toolkit (the engine
+    serves those), the provider's :class:`Toolkit` when its config has a provider
+    key, the :func:`define_toolkit` toolkit of that id otherwise.
 
     Raises:
         ValueError: nothing provides the id (the message names it and the known ids),
             or the provider returned something other than a Toolkit.
         ImportError: a provider given as an import path cannot be imported.
     """
+    if spec.external:
+        return None
     key = spec.provider_key()
     if key is not None:
         provider = _PROVIDERS[key]
@@ -301,6 +311,7 @@ def resolve_toolkit(spec: ToolkitSpec) -> Toolkit | None:
         return _TOOLKITS[spec.id]
     raise ValueError(
         f"unknown toolkit {spec.id!r}; known toolkits: {known_toolkit_ids()}. Declare it with "
-        f"define_toolkit({spec.id!r}, tools=[...]) or serve it from a provider with config "
-        f"{{key: ...}} for one of {sorted(_PROVIDERS)}"
+        f"define_toolkit({spec.id!r}, tools=[...]), give config={{'mcp': {{'command': [...]}}}} "
+        f"for an external MCP server, or serve it from a provider with config {{key: ...}} for "
+        f"one of {sorted(_PROVIDERS)}"
     )

@@ -11,18 +11,21 @@ Text is analysed exactly as DuckDB's ``fts`` extension does it (its
 tokeniser, its English stop words, its Porter ``stem``), and scores are the
 extension's ``match_bm25`` scores: Okapi BM25 with k1 = 1.2, b = 0.75 and
 ``log10`` in the idf, as DuckDB's ``log`` is base 10. A parity test checks
-both. The index itself is ours: DuckDB tokenises every document in one
-vectorised query (each distinct word is stemmed once), and the postings are
-kept as sorted arrays (term hash -> slice of document ids and precomputed
-term weights), so a query costs a few array slices and one partial sort.
+both. The index itself is ours: DuckDB tokenises the documents in vectorised
+queries of 200,000 documents (each distinct word stemmed once per query, each
+field analysed once and weighted), and the postings are kept as sorted numpy
+arrays (term hash -> slice of document ids and precomputed term weights), so
+a query costs a few array slices and one partial sort. A file index stores
+the arrays beside the documents and loads them on the first search.
 
-Measured on 2 shared cores (``python -m bench data``): over 100,000
-entries the extension's own ``match_bm25`` answers a broad query in ~150 ms
-(it visits every document), these arrays in ~1 ms with the same results;
-over 1,000,000 entries the arrays answer in ~6-15 ms and are built in ~17 s
-of CPU time with ~0.5 GB resident afterwards (the extension's index plus a
-postings table took 111 s and 5.5 GB). So the arrays serve every size, and
-the extension serves as the analyser (``stem``) and as the reference.
+Measured on 2 shared cores under heavy load (``python -m bench data``): over
+100,000 entries the extension's own ``match_bm25`` answers a broad query in
+~150 ms (it visits every document), these arrays in ~1 ms with the same
+results; over 1,000,000 entries they answer in ~7 ms of CPU, build in ~14 s
+of CPU (DuckDB's two threads) and hold ~0.6 GB resident afterwards (~1 GB at
+the build's peak); the extension's index plus a postings table took 111 s and
+5.5 GB. So the arrays serve every size, and the extension serves as the
+analyser (``stem``) and as the reference.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = ["CatalogSearch", "document"]
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _K1, _B = 1.2, 0.75  # the fts extension's match_bm25 defaults
+_CHUNK = 200_000  # documents analysed per query: bounds the build's peak memory
 _SPLIT = r"'(\\.|[^a-z0-9])+'"  # the extension's tokeniser, with digits kept
 _ANALYSE = f"string_split_regex(lower(strip_accents(CAST({{}} AS VARCHAR))), {_SPLIT})"
 
@@ -94,8 +98,13 @@ class _Postings:
     def __init__(self, hashes: Any, docs: Any, weights: Any, names: list[str]) -> None:
         import numpy as np
 
-        self.hashes, first = np.unique(hashes, return_index=True)
-        self.starts = np.append(first, len(hashes))
+        if len(hashes) and not bool(np.all(hashes[1:] >= hashes[:-1])):
+            order = np.argsort(hashes, kind="stable")
+            hashes, docs, weights = hashes[order], docs[order], weights[order]
+        bounds = np.flatnonzero(hashes[1:] != hashes[:-1]) + 1
+        self.starts = np.concatenate(([0], bounds, [len(hashes)])) if len(hashes) else \
+            np.zeros(1, dtype=np.int64)
+        self.hashes = hashes[self.starts[:-1]]
         self.docs, self.weights, self.names = docs, weights, names
         self.num_docs = len(names)
 
@@ -207,38 +216,59 @@ class CatalogSearch:
             self._dirty = self._dirty or self.write_through
 
     def _reindex(self) -> None:
-        """Analyse every document in one query and store the postings, sorted by term."""
+        """Analyse the documents (in chunks, to bound memory) into sorted postings arrays."""
+        import numpy as np
+
         con = self._con
         stop = ", ".join("'" + w.replace("'", "''") + "'" for w in _stopwords())
-        postings = f"""
-            WITH docs AS (SELECT (row_number() OVER (ORDER BY table_name) - 1)::UINTEGER
-                                 AS docid, name, cols, prose FROM {self._docs}),
-            words AS ({" UNION ALL ".join(
-                f"SELECT docid, unnest({_ANALYSE.format(field)}) AS word, {n} AS n FROM docs"
-                for field, n in zip(("name", "cols", "prose"), _WEIGHTS, strict=True))}),
-            counts AS (SELECT word, docid, sum(n) AS tf FROM words
-                       WHERE word <> '' AND word NOT IN ({stop}) GROUP BY ALL),
-            stems AS (SELECT word, hash(stem(word, 'porter')) AS term
-                      FROM (SELECT DISTINCT word FROM counts)),
-            tf AS (SELECT term, docid, sum(tf) AS tf FROM counts JOIN stems USING (word)
-                   GROUP BY ALL),
-            lens AS (SELECT docid, coalesce(sum(tf), 0) AS len
-                     FROM docs LEFT JOIN tf USING (docid) GROUP BY docid),
-            avgdl AS (SELECT avg(len) AS avgdl FROM lens)
-            SELECT term, docid, (tf * {_K1 + 1} / (tf + {_K1} * ({1 - _B} + {_B} * len / avgdl)))
-                   AS weight
-            FROM tf JOIN lens USING (docid), avgdl ORDER BY term, docid"""
-        self._index = None
-        if self.index_path == ":memory:":  # no second copy: straight into the arrays
-            self._index = self._load(con.execute(postings).fetchnumpy())
-        else:
-            con.execute(f"CREATE OR REPLACE TABLE {self._post} AS {postings}")
+        words = " UNION ALL ".join(
+            f"SELECT docid, unnest({_ANALYSE.format(field)}) AS word, {n} AS n FROM docs"
+            for field, n in zip(("name", "cols", "prose"), _WEIGHTS, strict=True))
+        con.execute("CREATE OR REPLACE TEMP TABLE _catalog_order AS SELECT (row_number() OVER "
+                    "(ORDER BY table_name) - 1)::UINTEGER AS docid, name, cols, prose "
+                    f"FROM {self._docs}")
+        try:
+            total = con.execute("SELECT count(*) FROM _catalog_order").fetchone()[0]
+            parts = [con.execute(f"""
+                WITH docs AS (SELECT * FROM _catalog_order
+                              WHERE docid >= {start} AND docid < {start + _CHUNK}),
+                words AS ({words}),
+                counts AS (SELECT word, docid, sum(n) AS tf FROM words
+                           WHERE word <> '' AND word NOT IN ({stop}) GROUP BY ALL),
+                stems AS (SELECT word, hash(stem(word, 'porter')) AS term
+                          FROM (SELECT DISTINCT word FROM counts))
+                SELECT term, docid, sum(tf)::DOUBLE AS tf FROM counts JOIN stems USING (word)
+                GROUP BY ALL ORDER BY docid""").fetchnumpy() for start in range(0, total, _CHUNK)]
+        finally:
+            con.execute("DROP TABLE IF EXISTS _catalog_order")
+        term, docid, tf = (np.concatenate([p[c] for p in parts]) if parts else
+                           np.empty(0, dtype) for c, dtype in
+                           (("term", np.uint64), ("docid", np.uint32), ("tf", np.float64)))
+        del parts
+        lens = np.bincount(docid, weights=tf, minlength=total)
+        avgdl = float(lens.mean()) if total else 1.0
+        order = np.argsort(term, kind="stable")  # chunks come in doc order: it stays within terms
+        term, docid, tf = term[order], docid[order], tf[order]
+        del order
+        # match_bm25's term weight, with its operations in its order (same doubles)
+        weight = tf * (_K1 + 1) / (tf + _K1 * ((1 - _B) + _B * lens[docid] / avgdl))
+        names = [r[0] for r in con.execute(
+            f"SELECT table_name FROM {self._docs} ORDER BY table_name").fetchall()]
+        self._index = _Postings(term, docid, weight, names)
+        if self.index_path != ":memory:":  # persisted beside the documents for the next open
+            import pandas as pd
+
+            con.register("_catalog_postings", pd.DataFrame(
+                {"term": term, "docid": docid, "weight": weight}, copy=False))
+            try:
+                con.execute(f"CREATE OR REPLACE TABLE {self._post} AS "
+                            "SELECT * FROM _catalog_postings")
+            finally:
+                con.unregister("_catalog_postings")
         self._dirty = False
 
-    def _load(self, arrays: dict[str, Any] | None = None) -> _Postings:
-        if arrays is None:
-            arrays = self._con.execute(f"SELECT term, docid, weight FROM {self._post}"
-                                       ).fetchnumpy()
+    def _load(self) -> _Postings:
+        arrays = self._con.execute(f"SELECT term, docid, weight FROM {self._post}").fetchnumpy()
         names = [r[0] for r in self._con.execute(
             f"SELECT table_name FROM {self._docs} ORDER BY table_name").fetchall()]
         return _Postings(arrays["term"], arrays["docid"], arrays["weight"], names)

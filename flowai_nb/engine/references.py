@@ -120,3 +120,10 @@ class ReferenceStore:
     def glimpse(self, reference: Any) -> Any:
         """The cached glimpse, without loading the payload."""
         return self.envelope(reference)["glimpse"]
+
+    def list(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The envelopes of the live (unexpired) references, of one kind or all, newest first."""
+        now = now_ms()
+        found = [env for _, env in self._kv.items(f"refs/{kind}/" if kind else "refs/")
+                 if not env.get("expiresAt") or env["expiresAt"] > now]
+        return sorted(found, key=lambda env: (-env["createdAt"], env["kind"], env["id"]))

@@ -59,7 +59,8 @@ class Run:
 
     def __init__(self, services: RunServices, *, run_id: str, thread_id: str, entry: str,
                  prompt: str, approver: Any, options: RunOptions,
-                 interpreter_options: dict[str, Any] | None = None) -> None:
+                 interpreter_options: dict[str, Any] | None = None,
+                 direct_call: dict[str, Any] | None = None) -> None:
         self.services = services
         self.id = run_id
         self.thread_id = thread_id
@@ -68,6 +69,8 @@ class Run:
         self.approver = approver
         self.options = options
         self.interpreter_options = dict(interpreter_options or {})
+        self.direct_call = direct_call
+        """``{id, tool, args}`` when the run is one tool call (``Runtime.call_tool``)."""
         self.seq = 0
         self.usage: dict[str, Any] = {"inputTokens": 0, "outputTokens": 0}
         self.status = "running"
@@ -292,7 +295,7 @@ class Run:
         return {"runId": self.id, "threadId": self.thread_id, "entry": self.entry,
                 "prompt": self.prompt, "seq": self.seq, "usage": self.usage,
                 "root": self.root.to_json(), "options": self.interpreter_options,
-                "runOptions": self.options.to_json(),
+                "runOptions": self.options.to_json(), "call": self.direct_call,
                 "decided": self.decided, "pauseSeq": self.pause_seq,
                 "callIds": sorted(self.call_ids),
                 "traceId": self.trace.trace_id, "status": "paused"}
@@ -303,7 +306,8 @@ class Run:
         options = RunOptions.from_json(state.get("runOptions") or {"tags": state.get("tags")})
         run = cls(services, run_id=state["runId"], thread_id=state["threadId"],
                   entry=state["entry"], prompt=state["prompt"], approver=approver,
-                  options=options, interpreter_options=state.get("options") or {})
+                  options=options, interpreter_options=state.get("options") or {},
+                  direct_call=state.get("call"))
         run.seq = state["seq"]
         run.usage = state["usage"]
         run.root = Frame.from_json(state["root"])
@@ -344,11 +348,20 @@ class Run:
         agent = services.spec.agent(frame.agent)
         if not frame.started:
             self.emit(ev.AgentStart, frame, agent.role, frame.depth)
-            history = services.history(agent, frame.thread)
-            frame.messages = [*history,
-                              {"role": "user", "content": [{"type": "text",
-                                                            "text": frame.prompt}]}]
+            call = self.direct_call if frame.depth == 0 else None
+            if call is not None:  # a direct tool call (Runtime.call_tool): no model turn
+                frame.pending = [{"id": call["id"], "name": call["tool"], "input": call["args"]}]
+                self.call_ids.add(call["id"])
+            else:
+                history = services.history(agent, frame.thread)
+                frame.messages = [*history,
+                                  {"role": "user", "content": [{"type": "text",
+                                                                "text": frame.prompt}]}]
             frame.started = True
+        try:
+            await services.tools.prepare(agent)
+        except (RuntimeError, ValueError) as exc:  # an external MCP server that cannot start
+            raise RunFailed(str(exc), f"toolkit:{agent.name}", frame) from None
         tool_defs = services.tools.definitions(agent)
         while True:
             if frame.pending is not None:
@@ -359,7 +372,13 @@ class Run:
                         frame.announced.append(use["id"])
                     frame.results.append(await self._call_tool(frame, agent, use))
                 frame.messages.append({"role": "user", "content": frame.results})
+                done = frame.results
                 frame.pending, frame.results, frame.announced = None, [], []
+                if frame.depth == 0 and self.direct_call is not None:
+                    frame.finished = True
+                    self.emit(ev.AgentFinish, frame, agent.role, frame.depth, done[0]["content"],
+                              frame.usage)
+                    return done[0]["content"]
             if frame.turns >= agent.effective_max_turns:
                 message = (f"agent {agent.name!r} reached maxTurns={agent.effective_max_turns} "
                            f"without a final answer")
@@ -480,7 +499,8 @@ class Run:
                          use: dict[str, Any]) -> dict[str, Any]:
         name = use["name"]
         services = self.services
-        binding = services.tools.binding(agent, name)
+        binding = services.tools.binding(agent, name, direct=frame.depth == 0
+                                         and self.direct_call is not None)
         if binding is None:
             return self.tool_result(frame, use, error=(
                 f"unknown tool {name!r} for agent {agent.name!r}; it can call "
@@ -492,7 +512,8 @@ class Run:
         decision = await gate(
             self, frame, agent, use, kind="tool", target=name,
             payload={"tool": name, "args": use["input"]},
-            policy=services.spec.tool_policy(agent, name), predicate_args=use["input"])
+            policy=services.spec.tool_policy(agent, binding.policy_name or name),
+            predicate_args=use["input"])
         feedback = decision.get("feedback")
         if decision["outcome"] == "reject":
             return self.tool_result(frame, use, error=(

@@ -95,7 +95,8 @@ class Runtime:
             plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
             refs=ReferenceStore(kv, spec.references_by_name, self.tenant.key),
             traces=TraceStore(kv),
-            tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits),
+            tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits,
+                               data_configured=data_environment is not None),
             interpreter_for=self._interpreter_for, hooks=hooks, dispatcher=dispatcher,
             predicates=predicates, user_services=services, data=self._data,
             owner=new_id("owner"), handle=self)
@@ -195,13 +196,13 @@ class Runtime:
 
     # -- runs ------------------------------------------------------------------------------
     def _start(self, entry: str, prompt: Any, thread_id: str | None, approvals: Any,
-               options: RunOptions | None) -> RunStream:
+               options: RunOptions | None, call: dict[str, Any] | None = None) -> RunStream:
         run_options = check_options(options)
         interpreter_options: dict[str, Any] = {}
         text = "" if prompt is None else prompt
         if not isinstance(text, str):
             raise TypeError(f"prompt must be a string; got {type(prompt).__name__}")
-        script = _prompt_script(text, entry)
+        script = _prompt_script(text, entry) if call is None else None
         if script is not None:
             interpreter_options["script"] = script
         thread = thread_id if thread_id is not None else new_id("thread")
@@ -216,7 +217,7 @@ class Runtime:
                 f"finish, answer or cancel it first, or use another thread_id")
         run = Run(self._run_services, run_id=new_id("run"), thread_id=thread, entry=entry,
                   prompt=text, approver=make_approver(approvals), options=run_options,
-                  interpreter_options=interpreter_options)
+                  interpreter_options=interpreter_options, direct_call=call)
         run.stream = RunStream(run, run.main)
         return run.stream
 
@@ -249,6 +250,49 @@ class Runtime:
                 f"run_specialist(name, prompt) with one of {self._specialists()}"
             )
         return self._start(coordinator.name, prompt, thread_id, approvals, options)
+
+    def call_tool(self, tool: str, args: Mapping[str, Any] | None = None, *,
+                  agent: str | None = None, thread_id: str | None = None,
+                  approvals: Any = None, options: RunOptions | None = None) -> RunStream:
+        """Run one tool call as a run of its own, without a model turn.
+
+        The run is like any other (events, trace, tenant, approval gate, resume
+        token): ``run-start``, ``agent-start``, ``tool-call``, then
+        ``approval-required`` / ``approval-decision`` when the tool's policy asks
+        for one, ``tool-result``, ``agent-finish`` and ``run-finish`` whose text is
+        the result. This is how MCP clients call the runtime's tools.
+
+        Args:
+            tool: a name from :meth:`callable_tools`.
+            args: the tool's arguments (validated against its input schema).
+            agent: whose approval policies apply; default: of the agents that list
+                the tool, the one whose policy is strictest (``always`` before
+                ``dynamic`` before ``never``); the coordinator when none does.
+            thread_id, approvals, options: as for :meth:`query`.
+
+        Raises:
+            ValueError: unknown tool or agent.
+        """
+        names = [row["name"] for row in self.callable_tools()]
+        if tool not in names:
+            raise ValueError(f"unknown tool {tool!r}; tools call_tool can run: {names}")
+        if agent is None:
+            agent = self._run_services.tools.direct_agent(tool).name
+        elif agent not in [a.name for a in self.spec.agents]:
+            raise ValueError(f"unknown agent {agent!r}; known agents: "
+                             f"{[a.name for a in self.spec.agents]}")
+        call = {"id": new_id("call"), "tool": tool, "args": dict(args or {})}
+        return self._start(agent, f"{tool} {json.dumps(call['args'], default=str)}",
+                           thread_id, approvals, options, call=call)
+
+    def callable_tools(self) -> list[dict[str, Any]]:
+        """Tools :meth:`call_tool` runs: every Python tool with a handler, plus the data
+        toolkits' tools when a data environment is configured.
+
+        Each row is ``{name, description, input_schema, output_schema}`` (the output
+        schema is ``None`` when the tool declares none).
+        """
+        return self._run_services.tools.direct_rows()
 
     def _specialists(self) -> list[str]:
         return [a.name for a in self.spec.agents if a.role == "specialist"]
@@ -320,6 +364,10 @@ class Runtime:
         """
         return _Done(self._run_services.broker.resolve(approval_id, outcome, feedback, partial))
 
+    def get_approval(self, approval_id: str) -> dict[str, Any] | None:
+        """The record of an approval (pending or decided, with its ``decision``), or ``None``."""
+        return self._run_services.broker.get(approval_id)
+
     def pending_approvals(self) -> list[dict[str, Any]]:
         """Approvals waiting for a decision (persisted; survive a kernel restart)."""
         return self._run_services.broker.pending()
@@ -379,6 +427,10 @@ class Runtime:
         """The cached glimpse of a reference, without loading its payload. Awaitable."""
         return self._run_services.refs.glimpse(reference)
 
+    def list_references(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Envelopes of the tenant's live references (of ``kind``, or all), newest first."""
+        return self._run_services.refs.list(kind)
+
     # -- evals, MCP --------------------------------------------------------------------------------
     async def run_eval(self, /, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
         """Run an eval request (model, mapping or JSON string); returns the artifact dict.
@@ -398,18 +450,39 @@ class Runtime:
 
         return stream_eval(self, eval_request, progress=progress)
 
-    async def serve_mcp_stdio(self) -> None:
-        """Serve the runtime's tools over MCP on stdio (SPEC §13)."""
-        raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
+    async def serve_mcp_stdio(self, *, mcp_wait_s: float | None = None,
+                              approvals: Any = None) -> None:
+        """Serve this runtime over MCP on stdin / stdout until the client leaves (SPEC §13).
+
+        Serves every Python tool (with its schemas), the data toolkits' tools when a
+        data environment is configured, ``ask`` (the agents), ``wait_for_approval``,
+        references as resources and agents as prompts. Each call is a real run. A
+        gated call is held open for ``mcp_wait_s`` seconds (default 50), then answers
+        ``{status: "pending_approval", approvalId}``. Needs ``flowai_nb[mcp]``.
+        """
+        from ..mcp import serve_stdio
+
+        await serve_stdio(self, approvals=approvals, **_wait_arg(mcp_wait_s))
 
     async def serve_mcp_http(self, host: str = "127.0.0.1", port: int = 0,
-                             token: str | None = None) -> None:
-        """Serve the runtime's tools over MCP Streamable HTTP (SPEC §13)."""
-        raise NotImplementedError("MCP serving (SPEC §13) is not built yet")
+                             token: str | None = None, *, mcp_wait_s: float | None = None,
+                             approvals: Any = None) -> Any:
+        """Serve this runtime over MCP Streamable HTTP, as a task on the running loop.
+
+        Returns once listening: a handle with the endpoint ``url`` and ``await
+        handle.stop()``. 127.0.0.1 by default; with ``token`` every request needs
+        ``Authorization: Bearer <token>``; foreign ``Host`` / ``Origin`` headers are
+        refused (421 / 403). What is served: see :meth:`serve_mcp_stdio`.
+        """
+        from ..mcp import serve_http
+
+        return await serve_http(self, host, port, token, approvals=approvals,
+                                **_wait_arg(mcp_wait_s))
 
     def close(self) -> None:
-        """Close the stores, the data environment and provider-served toolkits
-        (see :meth:`aclose` for model providers)."""
+        """Close the stores, the data environment, external MCP servers and
+        provider-served toolkits (see :meth:`aclose` for model providers)."""
+        self._run_services.tools.close()
         _close_toolkits(self._toolkits)
         if self._data_env is not None:
             self._data_env.close()
@@ -453,7 +526,6 @@ def _close_toolkits(toolkits: dict[str, Toolkit | None]) -> None:
             result = kit.close()
             if inspect.isawaitable(result):
                 _run_sync(result)
-    toolkits.clear()
 
 
 def _run_sync(awaitable: Any) -> None:
@@ -476,6 +548,10 @@ def _run_sync(awaitable: Any) -> None:
 
 def _EMPTY_GLIMPSE(_: Any) -> Any:  # noqa: N802 - a constant callback
     return {}
+
+
+def _wait_arg(mcp_wait_s: float | None) -> dict[str, Any]:
+    return {} if mcp_wait_s is None else {"mcp_wait_s": mcp_wait_s}
 
 
 def _alive(run: Run) -> bool:

@@ -15,11 +15,15 @@ from typing import Any
 from ..authoring._schema import CompiledSchema, compile_schema
 from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec
-from ..authoring.toolkits import Toolkit
+from ..authoring.secrets import reveal
+from ..authoring.toolkits import BUILTIN_TOOLKITS, Toolkit
 from ._util import maybe_await
 from .toolkits import toolkit_handler
 
-__all__ = ["ToolBinding", "ToolRegistry", "call_handler"]
+__all__ = ["ToolBinding", "ToolRegistry", "call_handler", "DIRECT_TOOLKITS"]
+
+DIRECT_TOOLKITS = ("catalog", "sql")
+"""Toolkits whose tools ``Runtime.call_tool`` runs when a data environment is configured."""
 
 Builtin = Callable[..., Any]
 """``async builtin(run, frame, agent, use, args) -> tool_result message``."""
@@ -34,6 +38,9 @@ class ToolBinding:
     validator: Callable[[Any], Any] | None
     handler: Callable[..., Any] | None
     builtin: Builtin | None
+    policy_name: str | None = None
+    """The name approval policies use, when not ``name``: ``kit.tool`` for an external
+    MCP toolkit's tool."""
 
     def validate(self, args: Any) -> Any:
         """The validated arguments; raises ValueError/TypeError naming the tool."""
@@ -48,13 +55,16 @@ class ToolRegistry:
 
     def __init__(self, spec: RuntimeSpec, handlers: Mapping[str, Callable[..., Any]],
                  builtins: Mapping[str, Builtin],
-                 toolkits: Mapping[str, Toolkit | None] | None = None) -> None:
+                 toolkits: Mapping[str, Toolkit | None] | None = None, *,
+                 data_configured: bool = False) -> None:
         self._spec = spec
         self._handlers = dict(handlers)
         self._builtins = dict(builtins)
         self._toolkits = toolkits if toolkits is not None else {}
-        """Resolved toolkits by id (``None``: built-in, served by the engine)."""
+        """Resolved toolkits by id (``None``: built-in or external MCP, served here)."""
+        self._data_configured = data_configured
         self._cache: dict[str, tuple[list[dict[str, Any]], dict[str, ToolBinding]]] = {}
+        self._external: dict[str, Any] = {}  # toolkit id -> MCPConnection, opened on first use
 
     def for_agent(self, agent: AgentSpec) -> tuple[list[dict[str, Any]], dict[str, ToolBinding]]:
         """``(tool definitions for the model, {name: binding})`` of ``agent``."""
@@ -84,16 +94,109 @@ class ToolRegistry:
                 bindings[row.name] = ToolBinding(row.name, None, tool.validate_arguments,
                                                  self._handlers.get(row.name) or tool.handler,
                                                  None)
+        for kit_id in agent.toolkits:
+            kit = self._spec.toolkit(kit_id)
+            if kit.external:
+                self._add_external(agent, kit, defs, bindings)
         self._cache[agent.name] = (defs, bindings)
         return defs, bindings
+
+    # -- external MCP toolkits ----------------------------------------------------------
+    async def prepare(self, agent: AgentSpec) -> None:
+        """Start ``agent``'s external MCP servers, off the loop: the server may be served
+        by this very loop, as when a notebook serves and consumes itself."""
+        if agent.name in self._cache:
+            return
+        import asyncio
+
+        for kit_id in agent.toolkits:
+            kit = self._spec.toolkit(kit_id)
+            if kit.external:
+                connection = self._connection(kit)
+                await asyncio.get_running_loop().run_in_executor(None, connection.tools)
+
+    def _connection(self, kit: Any) -> Any:
+        connection = self._external.get(kit.id)
+        if connection is None:
+            from ..mcp.toolkit import MCPConnection
+
+            connection = self._external[kit.id] = MCPConnection(
+                kit.id, reveal(kit.config["mcp"]))  # tokens travel as SecretStr in the spec
+        return connection
+
+    def _add_external(self, agent: AgentSpec, kit: Any, defs: list[dict[str, Any]],
+                      bindings: dict[str, ToolBinding]) -> None:
+        connection = self._connection(kit)
+        for row in connection.tools():
+            name = row["name"]
+            if name in bindings:
+                raise ValueError(f"tool {name!r} of MCP toolkit {kit.id!r} clashes with another "
+                                 f"tool of agent {agent.name!r}")
+            defs.append(row)
+            bindings[name] = ToolBinding(name, compile_schema(row["input_schema"], name=name),
+                                         None, _external_handler(connection, name), None,
+                                         policy_name=f"{kit.id}.{name}")
+
+    def close(self) -> None:
+        """Close the external MCP servers' connections (they restart on next use)."""
+        for connection in self._external.values():
+            connection.close()
+        self._external = {}
+        self._cache = {}
+
+    # -- direct calls (Runtime.call_tool) ----------------------------------------------
+    def direct_rows(self) -> list[dict[str, Any]]:
+        """Tools a run can call directly: every Python tool with a handler, plus the data
+        toolkits' tools when a data environment is configured."""
+        rows = [{"name": name, "description": tool.description,
+                 "input_schema": tool.input_schema, "output_schema": tool.output_schema}
+                for name, tool in self._spec.tools_by_name.items() if name in self._handlers]
+        if self._data_configured:
+            rows += [{"name": row.name, "description": row.description,
+                      "input_schema": row.input_schema, "output_schema": None}
+                     for kit in DIRECT_TOOLKITS for row in BUILTIN_TOOLKITS[kit]]
+        return rows
+
+    def direct_agent(self, tool: str) -> AgentSpec:
+        """The agent whose policies gate a direct call of ``tool``: of the agents that list
+        it, the most careful (``always`` before ``dynamic`` before ``never``); else the
+        coordinator (or the first agent)."""
+        spec = self._spec
+        listed = [a for a in spec.agents
+                  if any(row.name == tool for row in spec.tool_rows(a))]
+        candidates = listed or [spec.coordinator or spec.agents[0]]
+        care = {"always": 0, "dynamic": 1, "never": 2}
+        return min(candidates, key=lambda a: care[spec.tool_policy(a, tool).kind])
+
+    def _direct_binding(self, name: str) -> ToolBinding | None:
+        tool = self._spec.tools_by_name.get(name)
+        if tool is not None and name in self._handlers:
+            return ToolBinding(name, None, tool.validate_arguments, self._handlers[name], None)
+        for kit in DIRECT_TOOLKITS if self._data_configured else ():
+            row = next((r for r in BUILTIN_TOOLKITS[kit] if r.name == name), None)
+            if row is not None:
+                return ToolBinding(name, compile_schema(row.input_schema, name=name), None,
+                                   toolkit_handler(kit, name), None)
+        return None
 
     def definitions(self, agent: AgentSpec) -> list[dict[str, Any]]:
         """The tool definitions ``agent``'s model sees."""
         return self.for_agent(agent)[0]
 
-    def binding(self, agent: AgentSpec, name: str) -> ToolBinding | None:
-        """The binding of tool ``name`` for ``agent``, or ``None`` if it cannot call it."""
-        return self.for_agent(agent)[1].get(name)
+    def binding(self, agent: AgentSpec, name: str, *,
+                direct: bool = False) -> ToolBinding | None:
+        """The binding of tool ``name`` for ``agent``, or ``None`` if it cannot call it
+        (``direct``: a :meth:`Runtime.call_tool` run may also call a tool no agent lists)."""
+        binding = self.for_agent(agent)[1].get(name)
+        if binding is None and direct:
+            binding = self._direct_binding(name)
+        return binding
+
+
+def _external_handler(connection: Any, tool: str) -> Callable[..., Any]:
+    async def call(args: dict[str, Any], ctx: Any) -> Any:
+        return await connection.call(tool, args)
+    return call
 
 
 async def call_handler(binding: ToolBinding, args: Any, ctx: Any) -> Any:

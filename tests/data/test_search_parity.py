@@ -13,6 +13,7 @@ import random
 import pytest
 
 from flowai_nb.authoring.data_environment import CatalogEntry, ColumnEntry
+from flowai_nb.data import search
 from flowai_nb.data._extensions import connect
 from flowai_nb.data.search import CatalogSearch, document
 
@@ -54,7 +55,10 @@ def _extension_top(entries: list[CatalogEntry], queries: list[str], limit: int
         con.close()
 
 
-def test_same_top_results_and_scores_as_duckdb_fts() -> None:
+@pytest.mark.parametrize("chunk", [200_000, 97])  # one analysis query, or many
+def test_same_top_results_and_scores_as_duckdb_fts(chunk: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "_CHUNK", chunk)
     entries = _corpus()
     rng = random.Random(3)
     queries = [" ".join(rng.sample(WORDS, rng.randint(1, 3))) for _ in range(40)]
