@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-import pytest
 from pydantic import BaseModel
 
 import flowai_nb as fa
@@ -61,6 +60,10 @@ async def drain(stream: Any) -> list[dict]:
     return [event async for event in stream]
 
 
-@pytest.fixture
-def rt() -> fa.Runtime:
-    return runtime()
+def eval_request() -> Any:
+    """One case that passes when the answer contains "hello"."""
+    from flowai_nb.evals import define_eval_request, define_test_case
+
+    case = define_test_case("greets", "Say hello",
+                            final_response=[fa.ResponseScorer.contains("hello")])
+    return define_eval_request([case])

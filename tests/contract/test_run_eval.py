@@ -7,16 +7,9 @@ import json
 import pytest
 
 import flowai_nb as fa
-from flowai_nb.evals import define_eval_request, define_test_case
 
 from ._reference import assert_function_matches, cites
-from .conftest import run, runtime
-
-
-def request() -> fa.evals.EvalRequest:  # type: ignore[name-defined]
-    case = define_test_case("greets", "Say hello",
-                            final_response=[fa.ResponseScorer.contains("hello")])
-    return define_eval_request([case])
+from .conftest import eval_request, run, runtime
 
 
 @cites(31, "run_eval(self, /, eval_request)")
@@ -28,7 +21,7 @@ def test_signature() -> None:
 @pytest.mark.parametrize("form", ["model", "mapping", "json"])
 def test_accepts_a_model_a_mapping_or_a_json_string(form: str) -> None:
     rt = runtime({"router": [{"text": "hello there"}]})
-    req = request()
+    req = eval_request()
     given = {"model": req, "mapping": req.model_dump(by_alias=True),
              "json": json.dumps(req.model_dump(mode="json", by_alias=True))}[form]
     artifact = run(rt.run_eval(given))
@@ -38,7 +31,7 @@ def test_accepts_a_model_a_mapping_or_a_json_string(form: str) -> None:
 @cites(39, "Awaitable resolving to the eval artifact dict (validate with")
 def test_returns_an_awaitable_of_the_artifact_dict() -> None:
     rt = runtime({"router": [{"text": "hello"}]})
-    pending = rt.run_eval(request())
+    pending = rt.run_eval(eval_request())
     assert hasattr(pending, "__await__")
     artifact = run(pending)
     assert isinstance(artifact, dict)
@@ -62,4 +55,4 @@ def test_a_failing_eval_run_is_a_runtime_error(monkeypatch) -> None:
 
     monkeypatch.setattr(rt, "query", broken)
     with pytest.raises(RuntimeError, match="lost its store"):
-        run(rt.run_eval(request()))
+        run(rt.run_eval(eval_request()))

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 import flowai_nb as fa
-from flowai_nb.evals import define_eval_request, define_test_case
 
 from ._reference import assert_function_matches, cites
-from .conftest import drain, run, runtime
-
-
-def request():
-    case = define_test_case("greets", "Say hello",
-                            final_response=[fa.ResponseScorer.contains("hello")])
-    return define_eval_request([case])
+from .conftest import drain, eval_request, run, runtime
 
 
 @cites(43, "stream_eval(self, /, eval_request)")
@@ -25,7 +18,7 @@ def test_signature() -> None:
 @cites(51, "An async-iterable stream yielding eval event envelope dicts")
 def test_envelopes_validate_with_harness_eval_event_envelope() -> None:
     rt = runtime({"router": [{"text": "hello"}]})
-    envelopes = run(drain(rt.stream_eval(request())))
+    envelopes = run(drain(rt.stream_eval(eval_request())))
     assert [e["type"] for e in envelopes][0] == "eval-start"
     assert envelopes[-1]["type"] == "eval-finish"
     for envelope in envelopes:
