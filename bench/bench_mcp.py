@@ -12,7 +12,8 @@ protocol and the servers' own work without pipes, sockets or scheduling across p
 which on a loaded machine dominate the other two rows.
 
 Overhead beyond the tool itself = median round trip minus the handler's own time
-(measured in process). Bar: under 2 ms per call. Usage::
+(measured in process); "added by flowai_nb" = that minus the bare SDK's, i.e. what the
+engine run and the MCP layer cost. Bar: under 2 ms per call. Usage::
 
     python bench/bench_mcp.py [--rounds 5]
 """
@@ -150,10 +151,13 @@ async def measure(rounds: int) -> list[Row]:
             medians = await interleave(contenders, rounds=rounds, batch_seconds=0.3)
             overhead = (medians["flowai_nb"] - handler) * 1000
             bare_ms = (medians["bare SDK"] - handler) * 1000
-            rows.append(Row(f"tools/call over {transport}", f"{overhead:.2f} ms",
+            added = overhead - bare_ms
+            rows.append(Row(f"tools/call over {transport}, beyond the tool", f"{overhead:.2f} ms",
                             "mcp SDK low-level Server, no engine", f"{bare_ms:.2f} ms",
-                            bare_ms / overhead, f"< {BAR_MS:.0f} ms beyond the tool",
-                            overhead < BAR_MS))
+                            bare_ms / overhead, f"< {BAR_MS:.0f} ms", overhead < BAR_MS))
+            rows.append(Row(f"tools/call over {transport}, added by flowai_nb",
+                            f"{max(added, 0.0):.2f} ms", bar=f"< {BAR_MS:.0f} ms",
+                            passed=added < BAR_MS))
     return rows
 
 

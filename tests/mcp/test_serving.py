@@ -202,6 +202,7 @@ def test_ask_runs_the_coordinator_or_a_specialist_with_progress(
     assert wrong.is_error and "nobody" in wrong.content[0].text
     trace = approver.get_trace(answer.structured_content["traceId"])
     assert trace is not None and trace["events"][0]["prompt"] == "What is 2+3?"
+    assert trace["tags"] == {"via": "mcp"}
 
 
 @pytest.mark.parametrize("served", ["stdio"], indirect=True)
