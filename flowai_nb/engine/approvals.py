@@ -213,12 +213,12 @@ def _check_partial(record: dict[str, Any], outcome: str, partial: Any) -> None:
         return
     count = len((record.get("payload") or {}).get("actions") or [])
     chosen = partial.get("actions") if isinstance(partial, Mapping) else None
-    valid = isinstance(chosen, list) and chosen and all(
+    valid = isinstance(chosen, list) and chosen and set(partial) == {"actions"} and all(
         isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in chosen)
     if not valid:
         raise ValueError(
-            f"partial approval must be {{'actions': [indexes]}} with indexes in 0..{count - 1} "
-            f"of plan {record.get('target')!r}; got {partial!r}")
+            f"partial approval must be {{'actions': [indexes]}} (no other keys) with indexes in "
+            f"0..{count - 1} of plan {record.get('target')!r}; got {partial!r}")
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from .approvals import APPROVED, gate, requires_approval
 from .errors import PlanNotFoundError
 from .frames import Frame
 from .references import parse_envelope
+from .tool_exec import error_text
 
 if TYPE_CHECKING:
     from .run import Run
@@ -215,10 +216,14 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
     try:
         outcome = await maybe_await(dispatcher(actions, ctx))
         problem = _dispatch_shape_problem(outcome)
+        if problem is None:
+            outcome = jsonable(outcome)
     except (asyncio.CancelledError, Superseded):
         raise
-    except Exception as exc:
-        problem = f"the action dispatcher raised {type(exc).__name__}: {exc}"
+    except BaseException as exc:  # noqa: BLE001 - a dispatcher bug fails the plan readably
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        problem = f"the action dispatcher raised {error_text(exc)}"
     if problem is not None:
         for i, action in indexed:
             run.emit(ev.ActionStatus, frame, plan_id, i, action["kind"], "failed")

@@ -28,11 +28,12 @@ from ..interpreters.base import (
 from ..storage.base import KeyValueStore, Op
 from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
-from ._util import canonical, jsonable, now_ms
+from ._util import canonical, now_ms
 from .approvals import gate
 from .frames import Frame
 from .journal import FLUSH_SECONDS, Journal
 from .options import RunOptions
+from .tool_exec import ToolError, checked_args, error_text, tool_result_value
 from .tools import call_handler
 from .traces import TraceRecorder
 
@@ -251,11 +252,15 @@ class Run:
                 task.uncancel()
             status = "cancelled"
             self._unwind("the run was cancelled")
-        except Exception as exc:  # a bug must still end the stream readably
-            message = f"internal error: {type(exc).__name__}: {exc}"
+        except BaseException as exc:  # a bug must still end the stream readably
+            message = f"internal error: {error_text(exc)}"
             self.emit(ev.ErrorEvent, None, message, "engine")
             status = "failed"
             self._unwind(message)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                live.pop(self.id, None)
+                await self._finish(status)
+                raise
         live.pop(self.id, None)
         await self._finish(status)
 
@@ -308,8 +313,8 @@ class Run:
         event = self.record(ev.RunFinish, None, status, self.final_text, dict(self.usage),
                             self.trace.trace_id)
         self._cancel_flush()
-        self.commit([*self.services.traces.save_ops(self.trace.to_dict()),
-                     ("delete", f"runs/{self.id}", None), *self.release_ops()])
+        problem = self._final_commit([*self.services.traces.save_ops(self.trace.to_dict()),
+                                      ("delete", f"runs/{self.id}", None), *self.release_ops()])
         reported = len(self.trace.hook_errors)
         self.deliver(event, None)
         if self._hook_chain is not None:
@@ -317,27 +322,38 @@ class Run:
                 await self._hook_chain
             except Exception:  # pragma: no cover - reported by the hook itself
                 pass
-        if len(self.trace.hook_errors) > reported:  # hooks that failed on run-finish
-            self.services.traces.save(self.trace.to_dict())
-        self._close_stream()
+        if len(self.trace.hook_errors) > reported and problem is None:
+            problem = self._final_commit(  # hooks that failed on run-finish
+                list(self.services.traces.save_ops(self.trace.to_dict())))
+        self._close_stream(problem)
+
+    def _final_commit(self, ops: list[Op]) -> BaseException | None:
+        """Commit the end of the run; a failing store must still let the stream end (the
+        consumer then gets this error after ``run-finish``)."""
+        try:
+            self.commit(ops)
+        except Exception as exc:
+            return RuntimeError(f"run {self.id} finished but its trace could not be stored: "
+                                f"{error_text(exc)}")
+        return None
 
     def _cancel_flush(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
 
-    def _close_stream(self) -> None:
+    def _close_stream(self, error: BaseException | None = None) -> None:
         if self.stream is not None:
-            self.stream._close()
+            self.stream._close(error)
 
     def finish_unstarted_cancel(self) -> None:
         """``cancel()`` before the first event: finish without running."""
         self.status = "cancelled"
         event = self.record(ev.RunFinish, None, "cancelled", "", self.usage,
                             self.trace.trace_id)
-        self.commit(self.services.traces.save_ops(self.trace.to_dict()))
+        problem = self._final_commit(list(self.services.traces.save_ops(self.trace.to_dict())))
         self.deliver(event, None)
-        self._close_stream()
+        self._close_stream(problem)
 
     def is_waiting_for_person(self) -> bool:
         """True while parked at a gate that only ``respond_to_approval`` can open."""
@@ -437,8 +453,7 @@ class Run:
                 while len(frame.results) < len(frame.pending):
                     use = frame.pending[len(frame.results)]
                     if use["id"] not in frame.announced:
-                        self.emit(ev.ToolCall, frame, use["id"], use["name"], use["input"])
-                        frame.announced.append(use["id"])
+                        self._announce(frame, use)
                     frame.results.append(await self._call_tool(frame, agent, use))
                 frame.messages.append({"role": "user", "content": frame.results})
                 done = frame.results
@@ -458,9 +473,10 @@ class Run:
                 raise AgentLimit(message)
             frame.turns += 1
             text, uses = await self._model_turn(frame, agent, tool_defs)
+            checked = [(u, *checked_args(u.input)) for u in uses]
             content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-            content += [{"type": "tool_use", "id": u.id, "name": u.name, "input": u.input}
-                        for u in uses]
+            content += [{"type": "tool_use", "id": u.id, "name": u.name, "input": args}
+                        for u, args, _, _ in checked]
             if content:
                 frame.messages.append({"role": "assistant", "content": content})
             if not uses:
@@ -476,10 +492,19 @@ class Run:
                     raise RunFailed(f"the interpreter reused tool-use id {u.id!r}; ids must be "
                                     f"unique within a run", "interpreter", frame)
                 self.call_ids.add(u.id)
-            frame.pending = [{"id": u.id, "name": u.name, "input": u.input} for u in uses]
+            frame.pending = [{"id": u.id, "name": u.name, "input": args}
+                             | ({"invalid": problem} if problem else {})
+                             | ({"nulled": nulled} if nulled else {})
+                             for u, args, problem, nulled in checked]
             for use in frame.pending:
-                self.emit(ev.ToolCall, frame, use["id"], use["name"], use["input"])
-                frame.announced.append(use["id"])
+                self._announce(frame, use)
+
+    def _announce(self, frame: Frame, use: dict[str, Any]) -> None:
+        """Emit a call's ``tool-call`` (arguments already under the JSON rule)."""
+        warnings = _nulled_warnings(use.get("nulled"))
+        self.emit(ev.ToolCall, frame, use["id"], use["name"], use["input"],
+                  warnings=warnings or ev.ABSENT)
+        frame.announced.append(use["id"])
 
     async def _model_turn(self, frame: Frame, agent: AgentSpec,
                           tool_defs: list[dict[str, Any]]) -> tuple[str, list[ToolUse]]:
@@ -529,36 +554,57 @@ class Run:
             raise RunFailed(str(exc), f"interpreter:{interpreter.name}", frame) from None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001 - a provider bug fails the run readably
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
             raise RunFailed(f"interpreter {interpreter.name!r} failed for agent "
-                            f"{agent.name!r}: {type(exc).__name__}: {exc}",
+                            f"{agent.name!r}: {error_text(exc)}",
                             f"interpreter:{interpreter.name}", frame) from None
         return "".join(parts), uses
 
     # -- tools -------------------------------------------------------------------
     def tool_result(self, frame: Frame, use: dict[str, Any], *, result: Any = None,
                     error: str | None = None) -> dict[str, Any]:
-        """Emit the call's ``tool-result``; return the message the model sees."""
+        """Emit the call's ``tool-result``; return the message the model sees.
+
+        A result with no JSON form becomes an error; NaN / infinities become null and
+        are flagged (``warnings``), also in the text the model reads."""
+        nulled: list[str] = []
+        if error is None:
+            try:
+                result, glimpse = self._shape_result(result, use["name"], nulled)
+            except ToolError as exc:
+                error = str(exc)
+            except Exception as exc:  # a value the reference store refused
+                error = f"tool {use['name']!r} returned a value that cannot be kept: " \
+                        f"{error_text(exc)}"
         if error is not None:
             self.emit(ev.ToolResult, frame, use["id"], use["name"], error=error)
             return {"type": "tool_result", "tool_use_id": use["id"], "content": error,
                     "is_error": True}
-        result, glimpse = self._shape_result(result)
+        warnings = _nulled_warnings(nulled)
         self.emit(ev.ToolResult, frame, use["id"], use["name"], result=result,
-                  glimpse=ev.ABSENT if glimpse is None else glimpse)
+                  glimpse=ev.ABSENT if glimpse is None else glimpse,
+                  warnings=warnings or ev.ABSENT)
         content = result if isinstance(result, str) else canonical(result)
+        if warnings:
+            content += "\n(" + "; ".join(warnings) + ")"
         return {"type": "tool_result", "tool_use_id": use["id"], "content": content,
                 "is_error": False}
 
-    def _shape_result(self, result: Any) -> tuple[Any, Any]:
+    def _shape_result(self, result: Any, tool: str, nulled: list[str]) -> tuple[Any, Any]:
         """Glimpse-marked and large results become references; the model sees the glimpse."""
         refs = self.services.refs
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Glimpse):
-            envelope = refs.create("tool_result", result[0], glimpse=result[1].value)
+            value, _ = tool_result_value(result[0], tool)
+            envelope = refs.create("tool_result", value, glimpse=result[1].value)
             return envelope, envelope["glimpse"]
         if isinstance(result, Glimpse):
-            return jsonable(result.value), jsonable(result.value)
-        result = jsonable(result)
+            value, found = tool_result_value(result.value, tool)
+            nulled += found
+            return value, value
+        result, found = tool_result_value(result, tool)
+        nulled += found
         if isinstance(result, dict) and {"kind", "id", "glimpse", "createdAt"} <= set(result):
             return result, result["glimpse"]
         if not isinstance(result, str | int | float | bool | type(None)):
@@ -578,6 +624,8 @@ class Run:
             return self.tool_result(frame, use, error=(
                 f"unknown tool {name!r} for agent {agent.name!r}; it can call "
                 f"{[d['name'] for d in services.tools.definitions(agent)]}"))
+        if use.get("invalid"):
+            return self.tool_result(frame, use, error=use["invalid"])
         try:
             args = binding.validate(use["input"])
         except (ValueError, TypeError) as exc:
@@ -602,9 +650,11 @@ class Run:
             return await binding.builtin(self, frame, agent, use, args)  # type: ignore[no-any-return]
         ctx = services.context(self, frame.agent, use["id"])
         try:
-            result = await call_handler(binding, args, ctx)
-        except (RunFailed, Superseded, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            return self.tool_result(frame, use, error=f"{type(exc).__name__}: {exc}")
+            result = await call_handler(binding, args, ctx, timeout=services.tool_timeout(name))
+        except ToolError as exc:
+            return self.tool_result(frame, use, error=str(exc))
         return self.tool_result(frame, use, result=result)
+
+
+def _nulled_warnings(paths: list[str] | None) -> list[str]:
+    return [f"NaN or infinity at {p} became null" for p in paths or ()]

@@ -52,6 +52,8 @@ class RunServices:
     predicates: dict[str, Callable[..., Any]]
     user_services: dict[str, Any]
     data: Callable[[], Any]
+    tool_timeout: Callable[[str], float | None] = lambda name: None
+    """Seconds a call of tool ``name`` may run (``None``: unbounded)."""
     approval_timeout: float | None = None
     reference_threshold_bytes: int = 32_768
     lease_seconds: float = 30.0

@@ -582,8 +582,10 @@ async def sql(request: Request, state: StudioState) -> Any:
     result = await run_in_threadpool(data.run_sql, text, limit)
     if "columns" not in result:  # a large result came back as a reference
         payload = await state.runtime(ws).resolve_reference(result)
-        result = {**payload, "rowCount": len(payload.get("rows") or []),
-                  "truncated": bool((result.get("glimpse") or {}).get("truncated"))}
+        glimpse = result.get("glimpse") or {}
+        rows = list(payload.get("rows") or [])[:limit]
+        total = glimpse.get("rowCount", len(rows))
+        result = {**payload, "rows": rows, "rowCount": total, "truncated": total != len(rows)}
     return result
 
 
