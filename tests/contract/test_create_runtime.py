@@ -179,14 +179,19 @@ def test_target_database_url_is_a_data_environment_shorthand(tmp_path) -> None:
 
 @cites(167, "explicit target_database descriptor or a differing")
 def test_a_conflicting_target_database_url_is_a_value_error(tmp_path) -> None:
-    env = {"target_database": {"kind": "sqlite", "path": str(tmp_path / "a.db")}}
+    import sqlite3
+
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    for path in (a, b):
+        sqlite3.connect(path).close()
+    env = {"target_database": {"kind": "sqlite", "path": str(a)}}
     with pytest.raises(ValueError, match="conflicts"):
-        fa.create_runtime(spec(), data_environment=env, target_database_url="sqlite:///b.db")
-    env = {"target_database_url": "sqlite:///a.db"}
+        fa.create_runtime(spec(), data_environment=env, target_database_url=f"sqlite:///{b}")
+    env = {"target_database_url": f"sqlite:///{a}"}
     with pytest.raises(ValueError, match="conflicts"):
-        fa.create_runtime(spec(), data_environment=env, target_database_url="sqlite:///b.db")
-    same = fa.create_runtime(spec(), data_environment=env, target_database_url="sqlite:///a.db")
-    assert same.data_environment_config.target_database_url == "sqlite:///a.db"
+        fa.create_runtime(spec(), data_environment=env, target_database_url=f"sqlite:///{b}")
+    same = fa.create_runtime(spec(), data_environment=env, target_database_url=f"sqlite:///{a}")
+    assert same.data_environment_config.target_database_url == f"sqlite:///{a}"
 
 
 @cites(186, "pydantic.ValidationError: If spec or data_environment fail")
