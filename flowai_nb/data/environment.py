@@ -53,10 +53,32 @@ _COUNT_BUDGET_S = 2.0
 _GUARD_CACHE = 256
 
 
-def _json_row(row: tuple) -> list[Any]:
-    """A result row as JSON values (plain ints, text and finite floats pass untouched)."""
-    return [v if (t := type(v)) is int or t is str or v is None or (t is float and v - v == 0)
-            else cell_value(v) for v in row]
+_PLAIN_TYPES = frozenset({"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                          "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "VARCHAR"})
+_FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
+
+
+def _row_converter(description: Any) -> Callable[[list[tuple]], list[list[Any]]]:
+    """Rows of a result as JSON values, column by column from DuckDB's types: integers,
+    booleans and text pass untouched, floats lose NaN/inf, the rest follow the JSON rule."""
+    kinds = [str(d[1]) for d in description]
+    floats = [j for j, k in enumerate(kinds) if k in _FLOAT_TYPES]
+    others = [j for j, k in enumerate(kinds) if k not in _FLOAT_TYPES and k not in _PLAIN_TYPES]
+
+    def convert(raw: list[tuple]) -> list[list[Any]]:
+        rows = [list(r) for r in raw]
+        for j in floats:
+            for row in rows:
+                v = row[j]
+                if v is not None and v - v != 0:  # NaN or infinity
+                    row[j] = None
+        for j in others:
+            for row in rows:
+                if row[j] is not None:
+                    row[j] = cell_value(row[j])
+        return rows
+
+    return convert
 
 
 class _Watchdog:
@@ -421,6 +443,7 @@ class DataEnvironment:
         the caps (``max_limit`` rows, ``max_bytes`` bytes). Returns columns, rows, the full
         row count (or ``"more than N"``) and the rows' JSON size."""
         columns = [d[0] for d in cursor.description]
+        convert = _row_converter(cursor.description)
         rows: list[list[Any]] = []
         size = 0
         more = exhausted = False
@@ -435,7 +458,7 @@ class DataEnvironment:
             if not raw:
                 exhausted = True
                 break
-            converted = [_json_row(row) for row in raw]
+            converted = convert(raw)
             batch_size = len(dumps(converted))
             if size + batch_size <= self.max_bytes:
                 size += batch_size

@@ -272,21 +272,24 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
         run.pause_seq = run.seq
         run.persist(open_approval=request)
         run.deliver(event, frame)
-        if run.approver is not None:
+    else:  # resumed at an open gate: what was asked is in the record
+        request = {k: v for k, v in record.items()
+                   if k not in ("status", "decision", "createdAt")}
+    if run.approver is not None and broker.decision(approval_id) is None:
+        try:
+            answer = await maybe_await(run.approver(request))
+        except (ValueError, TypeError) as exc:
+            raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
+                            "approver", frame) from None
+        except Exception as exc:
+            raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
+                            "approver", frame) from None
+        if answer is not None:
             try:
-                answer = await maybe_await(run.approver(request))
-            except (ValueError, TypeError) as exc:
-                raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
-                                "approver", frame) from None
-            except Exception as exc:
-                raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
-                                "approver", frame) from None
-            if answer is not None:
-                try:
-                    broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
-                                   answer.get("partial"))
-                except RuntimeError:
-                    pass  # someone answered first; their decision stands
+                broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
+                               answer.get("partial"))
+            except RuntimeError:
+                pass  # someone answered first; their decision stands
     run.parked = run.open_gate = approval_id
     run.status = "paused"
     try:

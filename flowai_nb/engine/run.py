@@ -30,6 +30,7 @@ from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
 from ._util import canonical, now_ms
 from .approvals import gate
+from .errors import RunLeasedError
 from .frames import Frame
 from .journal import FLUSH_SECONDS, Journal
 from .options import RunOptions
@@ -92,6 +93,8 @@ class Run:
         self.task: asyncio.Task[Any] | None = None
         self._hooks = services.hooks
         self._unjournaled: list[dict[str, Any]] = []
+        self._leased = False
+        self._heartbeat: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._hook_chain: asyncio.Future[Any] | None = None
         self._in_hook_error = False
@@ -178,7 +181,7 @@ class Run:
                 result = hook(event)
                 if inspect.isawaitable(result):
                     self._chain_hook(result, frame)
-            except Exception as exc:  # a hook never breaks the run
+            except BaseException as exc:  # noqa: BLE001 - a hook never breaks the run
                 failures.append((hook, exc))
         for hook, exc in failures:  # reported once every hook has seen this event
             self._hook_failed(hook, exc, frame)
@@ -191,14 +194,14 @@ class Run:
                 await previous
             try:
                 await awaitable
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - CancelledError of the hook included
                 self._hook_failed(awaitable, exc, frame)
 
         self._hook_chain = asyncio.ensure_future(run_in_order())
 
-    def _hook_failed(self, hook: Any, exc: Exception, frame: Frame | None) -> None:
+    def _hook_failed(self, hook: Any, exc: BaseException, frame: Frame | None) -> None:
         name = getattr(hook, "__qualname__", None) or repr(hook)
-        message = f"event hook {name} raised {type(exc).__name__}: {exc}"
+        message = f"event hook {name} raised {error_text(exc)}"
         if self._finishing:  # nothing may follow run-finish: keep it in the trace instead
             self.trace.hook_errors.append(message)
             return
@@ -222,8 +225,8 @@ class Run:
                 self.emit(ev.RunStart, None, self.prompt, self.entry)
                 self.root = Frame(agent=self.entry, depth=0, thread=self.thread_id,
                                   prompt=self.prompt)
-            else:
-                self.claim()  # a restored run: only one copy may continue it
+            # A restored run replays up to its gate and claims the run's lease there, once
+            # the decision is in: of several copies only one continues (see claim()).
             self.final_text = await self.run_agent(self.root)
         except AgentLimit as exc:
             status = "failed"
@@ -234,10 +237,9 @@ class Run:
             self._unwind(exc.message)
         except Superseded as exc:
             live.pop(self.id, None)
+            self._cancel_flush()
             if self.stream is not None:
-                self.stream._close(RuntimeError(str(exc) or (
-                    f"run {self.id} was already resumed by another runtime; this copy stopped "
-                    f"without touching it")))
+                self.stream._close(exc.error)
             return
         except asyncio.CancelledError:
             if not self.cancel_requested:
@@ -307,7 +309,7 @@ class Run:
         if self._hook_chain is not None:  # async hooks finish (and report) before the end
             try:
                 await self._hook_chain
-            except Exception:  # pragma: no cover - reported by the hook itself
+            except BaseException:  # noqa: BLE001 # pragma: no cover - reported by the hook
                 pass
         self._finishing = True
         event = self.record(ev.RunFinish, None, status, self.final_text, dict(self.usage),
@@ -320,7 +322,7 @@ class Run:
         if self._hook_chain is not None:
             try:
                 await self._hook_chain
-            except Exception:  # pragma: no cover - reported by the hook itself
+            except BaseException:  # noqa: BLE001 # pragma: no cover - reported by the hook
                 pass
         if len(self.trace.hook_errors) > reported and problem is None:
             problem = self._final_commit(  # hooks that failed on run-finish
@@ -405,26 +407,67 @@ class Run:
             ops += services.broker.open_ops(open_approval)
         ops.append(("put", f"runs/{self.id}", self.snapshot()))
         ops += services.traces.save_ops({**self.trace.to_dict(), "status": "paused"})
+        # Parked at a gate, the run is anyone's to resume: whoever continues it after the
+        # decision takes the lease then (and checks this pause is still the latest).
+        ops += self.release_ops()
         self.commit(ops)
 
     def claim(self) -> None:
-        """Claim the continuation after a pause; exactly one process (one Run) wins."""
-        if self.pause_seq is None:
-            return
-        kv = self.services.kv
-        key = f"run-claims/{self.id}/{self.pause_seq}"
-        if not kv.add(key, self.services.owner) and kv.get(key) != self.services.owner:
-            raise Superseded()
+        """Take (or renew) the run's lease: only its holder may continue the run.
+
+        Raises:
+            Superseded: another owner holds a live lease, or the stored state this
+                run was restored from was continued by someone else meanwhile.
+        """
+        services = self.services
+        try:
+            services.leases.acquire(self.id, services.owner, services.lease_seconds,
+                                    lambda owner: services.owner_is_gone(owner, self.id))
+        except RunLeasedError as exc:
+            raise Superseded(exc) from None
+        if not self._leased:
+            self._leased = True
+            state = services.kv.get(f"runs/{self.id}")
+            if state is None or state.get("pauseSeq") != self.pause_seq:
+                self.release()
+                raise Superseded(RuntimeError(
+                    f"run {self.id} was already resumed by another runtime, which moved it on "
+                    f"from this pause; this copy stopped without touching it"))
+        self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            try:
+                self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+            except RuntimeError:
+                self._heartbeat = None
+
+    async def _beat(self) -> None:
+        services = self.services
+        while True:
+            await asyncio.sleep(services.lease_seconds / 3)
+            if not services.leases.renew(self.id, services.owner, services.lease_seconds):
+                return
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            if self._heartbeat is not asyncio.current_task():
+                self._heartbeat.cancel()
+            self._heartbeat = None
 
     def release(self) -> None:
         """Give up this process's hold on the run (it may be resumed elsewhere)."""
         self._cancel_flush()
-        if self._unjournaled:
-            self.commit()
+        self.commit(self.release_ops())
 
     def release_ops(self) -> list[Op]:
-        """The store writes that give up this process's hold on the run."""
-        return []
+        """The store writes that give up this process's lease on the run."""
+        self._stop_heartbeat()
+        if not self._leased:
+            return []
+        self._leased = False
+        services = self.services
+        return services.leases.release_ops(self.id, services.owner)
 
     # -- agents ------------------------------------------------------------------
     async def run_agent(self, frame: Frame) -> str:

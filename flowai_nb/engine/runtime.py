@@ -24,11 +24,12 @@ from .approvals import ApprovalBroker, make_approver
 from .builtins import BUILTIN_TOOLS
 from .context import RESERVED_SERVICE_KEYS
 from .journal import Journal, Subscription
+from .leases import LeaseStore
 from .options import RunOptions, check_options
 from .plans import PlanStore
 from .references import ReferenceStore
 from .run import RESUME_PREFIX, Run
-from .services import RunServices
+from .services import RunServices, owner_prefix
 from .stream import RunStream
 from .tool_exec import DEFAULT_TOOL_TIMEOUT_S, check_timeout
 from .toolkits import DATA_TOOLS
@@ -105,12 +106,13 @@ class Runtime:
             spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
             plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
             refs=ReferenceStore(kv, spec.references_by_name, self.tenant.key),
-            traces=TraceStore(kv, journal), journal=journal,
+            traces=TraceStore(kv, journal), journal=journal, leases=LeaseStore(kv),
             tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits,
                                data_configured=data_environment is not None),
             interpreter_for=self._interpreter_for, hooks=hooks, dispatcher=dispatcher,
             predicates=predicates, user_services=services, data=self._data,
-            tool_timeout=self._tool_timeout, owner=new_id("owner"), handle=self)
+            tool_timeout=self._tool_timeout, owner=new_id(owner_prefix() + "rt"),
+            handle=self)
         # Agents routed to another provider get theirs now, so a missing key fails here.
         for agent in spec.agents:
             if agent.model is not None and agent.model.provider is not None:
@@ -129,6 +131,18 @@ class Runtime:
             raise ValueError(f"approval_timeout must be a positive number of seconds or None; "
                              f"got {value!r}")
         self._run_services.approval_timeout = value
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a run's lease lasts without a heartbeat (renewed every third of it while
+        the run lives); a run whose process was killed is resumable after this long."""
+        return self._run_services.lease_seconds
+
+    @lease_seconds.setter
+    def lease_seconds(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"lease_seconds must be a positive number of seconds; got {value!r}")
+        self._run_services.lease_seconds = float(value)
 
     @property
     def reference_threshold_bytes(self) -> int:
@@ -378,6 +392,13 @@ class Runtime:
         if thread_id and thread_id != state["threadId"]:
             raise ValueError(f"resume token {token!r} belongs to thread {state['threadId']!r}, "
                              f"not {thread_id!r}")
+        services = self._run_services
+        lease = services.leases.get(run_id)
+        if lease is not None and lease.get("owner") != services.owner \
+                and not services.owner_is_gone(lease.get("owner"), run_id):
+            from .leases import _held
+
+            raise _held(run_id, lease)
         run = Run.restore(self._run_services, state, make_approver(approvals))
         run.stream = RunStream(run, run.main)
         return run.stream

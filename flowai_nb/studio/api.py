@@ -301,7 +301,10 @@ async def _follow(state: StudioState, ws: str, run_id: str,
         return
     if _journal(rt):
         async for batch in _subscribed(rt, run_id, after):
-            yield str(batch[-1]["seq"]), compact(batch)
+            batch = [e for e in batch if e.get("seq", -1) > after]
+            if batch:
+                after = batch[-1]["seq"]
+                yield str(after), compact(batch)
         return
     if state.hub.started_here(run_id):
         async for batch in state.hub.events(run_id, after):

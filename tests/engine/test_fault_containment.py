@@ -284,3 +284,34 @@ def test_an_interpreter_raising_a_baseexception_fails_the_run_readably() -> None
         assert rt.get_trace(events[-1]["traceId"]) is not None
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize("raised", [_Custom("hook bug"), asyncio.CancelledError("hook"),
+                                    ValueError("plain")], ids=["baseexception", "cancelled",
+                                                               "exception"])
+@pytest.mark.parametrize("style", ["sync", "async"])
+def test_an_event_hook_raising_anything_never_keeps_the_stream_open(
+        raised: BaseException, style: str) -> None:
+    def sync_hook(event: dict) -> None:
+        if event["type"] in ("tool-call", "run-finish"):
+            raise raised
+
+    async def async_hook(event: dict) -> None:
+        if event["type"] in ("tool-call", "run-finish"):
+            raise raised
+
+    probe = fa.define_tool("probe", "Probe", {"value": object})
+    spec = fa.define_runtime(
+        fa.define_tenant("acme", "1"),
+        agents=[fa.define_specialist("analyst", model="m", prompt="Analyse.", tools=[probe])])
+    rt = fa.create_runtime(spec, tool_bindings={"probe": lambda a, c: {"ok": 1}},
+                           interpreter=OneCall({"value": 1}),
+                           event_hooks=[sync_hook if style == "sync" else async_hook])
+    try:
+        events = asyncio.run(_run(rt))
+        assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "completed"
+        assert any(e["type"] == "error" and e["where"] == "event_hook" for e in events)
+        trace = rt.get_trace(events[-1]["traceId"])
+        assert trace is not None and trace["hookErrors"]
+    finally:
+        rt.close()
