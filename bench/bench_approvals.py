@@ -1,15 +1,21 @@
-"""Approval round trips: pause at a gate, persist, answer, resume, finish, on SQLite.
+"""Durable approval round trips: pause at a gate, persist, answer, resume from the store.
 
 flowai_nb: an executor run calls ``execute_plan`` on a stored draft plan; the
-plans gate pauses the run (its state persisted in the sqlite ``kv`` store),
-the consumer answers the ``approval-required`` event with
-``runtime.respond_to_approval(..., "approve")``, and the run dispatches the
-plan and finishes. LangGraph: a graph whose gate node calls ``interrupt()``,
-checkpointed by ``SqliteSaver``, resumed with ``Command(resume="approve")``.
-Plans are stored before each timed batch. SPEC §17 bar: at least 500 round
-trips/s. Usage::
+plans gate pauses the run (its state persisted in the ``kv`` store) and the
+consumer walks away; a second runtime over the same store answers with
+``respond_to_approval(..., "approve")`` and resumes the run from what it reads
+back, which dispatches the plan and finishes. LangGraph: a graph whose gate
+node calls ``interrupt()``; a second graph on its own checkpointer connection
+resumes it with ``Command(resume="approve")``. Both sides use the same
+durability: on SQLite, WAL with ``synchronous=NORMAL`` (the flowai_nb store's
+setting); on PostgreSQL, a throwaway server with fsync on and
+``synchronous_commit=on`` (started like the tests' server; its rows are
+skipped with a message when the binaries are missing), where the cost of one
+durable commit is timed in the same run, and a round trip is also given in
+commits. SPEC §17 bars: at least 500 round trips/s, >= 10x LangGraph on SQLite,
+<= 2.5 commits and >= 3x PostgresSaver on PostgreSQL. Usage::
 
-    python bench/bench_approvals.py [--rounds 5]
+    python bench/bench_approvals.py [--rounds 5] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import argparse
 import asyncio
 import itertools
 import json
+import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +36,9 @@ from pydantic import BaseModel
 import flowai_nb as fa
 
 BAR = 500.0
+SQLITE_BAR = 10.0
+PG_BAR = 3.0
+PG_COMMITS_BAR = 2.5
 BODY = {"actions": [{"kind": "restock", "sku": "A", "units": 10}]}
 
 
@@ -49,15 +60,21 @@ def _script(*turns: dict[str, Any]) -> str:
     return json.dumps({"script": list(turns)})
 
 
-def flowai_contender(workdir: Path) -> tuple[Contender, Any]:
-    """flowai_nb: a plan gate answered with ``respond_to_approval``, sqlite kv store."""
+def _storage(kind: str, where: str) -> dict[str, Any]:
+    if kind == "sqlite":
+        return {"kv": {"kind": "sqlite", "config": {"path": where}}}
+    return {"kv": {"kind": "postgres", "config": {"url": where}}}
+
+
+def flowai_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
+    """flowai_nb: a plan gate; the run pauses in one runtime, and a second runtime over
+    the same store (nothing in memory: it reads the paused run back) answers and resumes."""
     plan = fa.define_plan("restock", RestockPlan)
     spec = fa.define_runtime(
         fa.define_tenant("bench", "1"),
         agents=[fa.define_planner("planner", model="scripted", prompt="Plan.", plan=plan),
                 fa.define_executor("executor", model="scripted", prompt="Execute.", plan=plan)],
-        storage_factories={"kv": {"kind": "sqlite",
-                                  "config": {"path": str(workdir / "flowai.db")}}},
+        storage_factories=_storage(kind, where),
     )
     dispatched: list[int] = []
 
@@ -66,6 +83,7 @@ def flowai_contender(workdir: Path) -> tuple[Contender, Any]:
         return {"entitiesAffected": len(actions)}
 
     rt = fa.create_runtime(spec, interpreter="scripted", action_dispatcher=dispatch)
+    resumer = fa.create_runtime(spec, interpreter="scripted", action_dispatcher=dispatch)
     ids = itertools.count()
     ready: list[str] = []
 
@@ -80,32 +98,41 @@ def flowai_contender(workdir: Path) -> tuple[Contender, Any]:
                 raise RuntimeError(f"storing plan {plan_id} failed: {stream.status}")
             ready.append(plan_id)
 
+    async def pause(plan_id: str) -> dict[str, Any] | None:
+        async for event in rt.run_agent("executor", _script(
+                {"tool": "execute_plan", "args": {"plan_id": plan_id}},
+                {"text": "Executed."}), thread_id=f"exec-{plan_id}"):
+            if event["type"] == "approval-required":
+                return event  # paused and persisted: this "kernel" stops here
+        return None
+
+    pauser = ThreadPoolExecutor(1)
+
     async def run(n: int) -> None:
         before = len(dispatched)
+        loop = asyncio.get_running_loop()
         for _ in range(n):
             plan_id = ready.pop()
-            stream = rt.run_agent("executor", _script(
-                {"tool": "execute_plan", "args": {"plan_id": plan_id}},
-                {"text": "Executed."}), thread_id=f"exec-{plan_id}")
-            async for event in stream:
-                if event["type"] == "approval-required":
-                    await rt.respond_to_approval(event["approvalId"], "approve")
+            # the first runtime's event loop ends at the gate, like a restarted kernel
+            gate = await loop.run_in_executor(pauser, asyncio.run, pause(plan_id))
+            if gate is None:
+                raise RuntimeError(f"executing plan {plan_id} did not pause")
+            await resumer.respond_to_approval(gate["approvalId"], "approve")
+            stream = resumer.query(None, f"exec-{plan_id}", resume=gate["resumeToken"])
+            await stream.collect()
             if stream.status != "completed":
                 raise RuntimeError(f"executing plan {plan_id} ended {stream.status}")
         if len(dispatched) - before != n:
             raise RuntimeError(f"{n} round trips dispatched {len(dispatched) - before} plans")
 
-    return Contender("flowai_nb", run, prepare), rt
+    return Contender("flowai_nb", run, prepare), [rt, resumer]
 
 
-def langgraph_contender(workdir: Path) -> tuple[Contender, Any]:
-    """LangGraph: ``interrupt()`` in a gate node, ``SqliteSaver``, ``Command(resume=...)``."""
-    import sqlite3
+def _graph(saver: Any) -> Any:
     from typing import TypedDict
 
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.graph import START, StateGraph
-    from langgraph.types import Command, interrupt
+    from langgraph.types import interrupt
 
     class State(TypedDict, total=False):
         plan_id: str
@@ -124,48 +151,146 @@ def langgraph_contender(workdir: Path) -> tuple[Contender, Any]:
     builder.add_node("dispatch", dispatch)
     builder.add_edge(START, "gate")
     builder.add_edge("gate", "dispatch")
-    conn = sqlite3.connect(workdir / "langgraph.db", check_same_thread=False)
-    graph = builder.compile(checkpointer=SqliteSaver(conn))
+    return builder.compile(checkpointer=saver)
+
+
+def langgraph_contender(name: str, savers: tuple[Any, Any]) -> Contender:
+    """LangGraph: ``interrupt()`` in a gate node; one graph pauses, a second graph on its
+    own checkpointer connection resumes with ``Command(resume=...)`` from the store."""
+    from langgraph.types import Command
+
+    first, second = _graph(savers[0]), _graph(savers[1])
     ids = itertools.count()
 
     async def run(n: int) -> None:
         for _ in range(n):
             config = {"configurable": {"thread_id": f"t{next(ids)}"}}
-            paused = graph.invoke({"plan_id": "p"}, config)
+            paused = first.invoke({"plan_id": "p"}, config)
             if "__interrupt__" not in paused:
                 raise RuntimeError(f"the LangGraph run did not pause: {paused!r}")
-            done = graph.invoke(Command(resume="approve"), config)
+            done = second.invoke(Command(resume="approve"), config)
             if done.get("dispatched") != 1:
                 raise RuntimeError(f"the LangGraph run did not dispatch: {done!r}")
 
-    return Contender("LangGraph (interrupt + SqliteSaver)", run), conn
+    return Contender(name, run)
 
 
-async def measure(workdir: Path, rounds: int = 5) -> list[Row]:
-    """Time both sides; return the table rows."""
-    ours, rt = flowai_contender(workdir)
-    contenders, closers = [ours], [rt]
+def _sqlite_conn(path: Path) -> Any:
+    """A connection with the flowai_nb SQLite store's durability: WAL, synchronous=NORMAL."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+async def measure_sqlite(workdir: Path, rounds: int) -> list[Row]:
+    """flowai_nb vs LangGraph SqliteSaver, same WAL/synchronous settings on both."""
+    ours, closers = flowai_contender("sqlite", str(workdir / "flowai.db"))
+    contenders = [ours]
+    peer_name = "LangGraph (interrupt + SqliteSaver, WAL, synchronous=NORMAL)"
     try:
-        peer, conn = langgraph_contender(workdir)
-        contenders.append(peer)
-        closers.append(conn)
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        conns = (_sqlite_conn(workdir / "langgraph.db"), _sqlite_conn(workdir / "langgraph.db"))
+        closers += conns
+        contenders.append(langgraph_contender(peer_name, tuple(SqliteSaver(c) for c in conns)))
     except ImportError:
-        peer = None
+        pass
     try:
         medians = await interleave(contenders, rounds=rounds)
     finally:
         for closer in closers:
             closer.close()
     rate = 1 / medians["flowai_nb"]
-    workload = "pause + approve + resume"
+    workload = "SQLite: pause + approve + resume from the store"
     rows = [Row(workload, _rate(rate), bar=f">= {BAR:,.0f} round trips/s", passed=rate >= BAR)]
-    if peer is None:
-        rows.append(Row(workload, _rate(rate), "LangGraph (interrupt + SqliteSaver)",
+    if peer_name not in medians:
+        rows.append(Row(workload, _rate(rate), peer_name,
                         PEER_HINT + " langgraph-checkpoint-sqlite"))
     else:
-        theirs = 1 / medians[peer.name]
-        rows.append(Row(workload, _rate(rate), peer.name, _rate(theirs), rate / theirs))
+        theirs = 1 / medians[peer_name]
+        rows.append(Row(workload, _rate(rate), peer_name, _rate(theirs), rate / theirs,
+                        f">= {SQLITE_BAR:g}x", rate / theirs >= SQLITE_BAR))
     return rows
+
+
+def _commit_contender(url: str) -> tuple[Contender, Any]:
+    """One durable commit (a one-row INSERT, autocommit) per unit: the physical floor."""
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, v text)")
+    setting = conn.execute("SHOW synchronous_commit").fetchone()[0]
+    if setting != "on":
+        raise RuntimeError(f"synchronous_commit is {setting!r}; the bench needs 'on'")
+
+    async def run(n: int) -> None:
+        for _ in range(n):
+            conn.execute("INSERT INTO bench_commit (v) VALUES ('x')")
+
+    return Contender("one durable commit", run), conn
+
+
+async def measure_postgres(url: str, rounds: int) -> list[Row]:
+    """flowai_nb vs LangGraph PostgresSaver on one durable server, with the commit floor."""
+    import psycopg
+
+    ours, closers = flowai_contender("postgres", url)
+    floor, conn = _commit_contender(url)
+    closers.append(conn)
+    contenders = [ours, floor]
+    peer_name = "LangGraph (interrupt + PostgresSaver)"
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+
+        conns = tuple(psycopg.connect(url, autocommit=True, prepare_threshold=0,
+                                      row_factory=dict_row) for _ in range(2))
+        closers += conns
+        savers = tuple(PostgresSaver(c) for c in conns)
+        savers[0].setup()
+        contenders.append(langgraph_contender(peer_name, savers))
+    except ImportError:
+        pass
+    try:
+        medians = await interleave(contenders, rounds=rounds)
+    finally:
+        for closer in closers:
+            closer.close()
+    ours_s, commit_s = medians["flowai_nb"], medians[floor.name]
+    commits = ours_s / commit_s
+    workload = "PostgreSQL (synchronous_commit=on): pause + approve + resume from the store"
+    rows = [Row(workload, f"{commits:.2f} commits", "one durable commit",
+                f"{commit_s * 1e3:.3f} ms", bar=f"<= {PG_COMMITS_BAR:g} commits",
+                passed=commits <= PG_COMMITS_BAR)]
+    if peer_name not in medians:
+        rows.append(Row(workload, _rate(1 / ours_s), peer_name,
+                        PEER_HINT + " langgraph-checkpoint-postgres"))
+    else:
+        theirs = medians[peer_name]
+        rows.append(Row(workload, _rate(1 / ours_s), peer_name, _rate(1 / theirs),
+                        theirs / ours_s, f">= {PG_BAR:g}x", theirs / ours_s >= PG_BAR))
+    return rows
+
+
+def _postgres_rows(rounds: int) -> tuple[list[Row], list[str]]:
+    """The PostgreSQL rows, on a throwaway durable server (fsync on, the defaults)."""
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        import pytest
+
+        from tests.servers import postgres_server
+    except ImportError as exc:
+        return [], [f"PostgreSQL rows skipped: {exc}"]
+    try:
+        with postgres_server(durable=True) as url:
+            return asyncio.run(measure_postgres(url, rounds)), []
+    except pytest.skip.Exception as exc:
+        return [], [f"PostgreSQL rows skipped: {exc.msg}"]
 
 
 def _rate(per_second: float) -> str:
@@ -175,13 +300,20 @@ def _rate(per_second: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=size(5, 1), help="timed rounds (median)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowai-bench-") as tmp:
-        rows = asyncio.run(measure(Path(tmp), args.rounds))
-    print_table(f"approval round trips on SQLite, median of {args.rounds} interleaved rounds "
-                f"(ratio = flowai_nb rate / peer rate)", rows,
-                ["each flowai_nb round trip is a whole executor run: plan gate, persisted "
-                 "pause, decision, dispatch, trace saved"])
+        rows = asyncio.run(measure_sqlite(Path(tmp), args.rounds))
+    notes = ["each flowai_nb round trip is a whole executor run: plan gate, persisted pause, "
+             "decision and resume in a second runtime reading the store, dispatch, trace saved",
+             "LangGraph pauses in one compiled graph and resumes in a second one on its own "
+             "checkpointer connection"]
+    if not args.no_postgres:
+        pg_rows, pg_notes = _postgres_rows(args.rounds)
+        rows += pg_rows
+        notes += pg_notes
+    print_table(f"durable approval round trips, median of {args.rounds} interleaved rounds "
+                f"(ratio = how many times faster flowai_nb is)", rows, notes)
 
 
 if __name__ == "__main__":

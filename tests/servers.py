@@ -21,6 +21,7 @@ naming the missing binary (``make`` installs them with apt).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -37,7 +38,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["postgres_url", "fresh_postgres_url", "redis_url", "fresh_redis_url"]
+__all__ = ["postgres_server", "postgres_url", "fresh_postgres_url", "redis_url", "fresh_redis_url"]
 
 _START_TIMEOUT = 60.0  # seconds; the machines are shared and can be slow
 
@@ -99,6 +100,18 @@ def _postgres_os_user() -> pwd.struct_passwd | None:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a throwaway PostgreSQL server's ``flowai_test`` database (session-wide)."""
+    with postgres_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Run a throwaway PostgreSQL server; yield its ``flowai_test`` database URL.
+
+    ``durable=False`` (tests) turns fsync off; ``durable=True`` (benchmarks) keeps
+    PostgreSQL's defaults, so a commit waits for its WAL flush. Skips (raises
+    ``pytest.skip.Exception``) when the binaries are not installed.
+    """
     initdb, postgres = _find_binary("initdb"), _find_binary("postgres")
     import psycopg
 
@@ -122,7 +135,8 @@ def postgres_url() -> Iterator[str]:
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [postgres, "-D", str(tmp / "data"), "-k", str(tmp), "-h", "127.0.0.1",
-                 "-p", str(port), "-c", "fsync=off", "-c", "full_page_writes=off"],
+                 "-p", str(port),
+                 *([] if durable else ["-c", "fsync=off", "-c", "full_page_writes=off"])],
                 stdout=out, stderr=subprocess.STDOUT, **as_postgres,
             )
         admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"

@@ -103,7 +103,12 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
     decision = APPROVED
     if needs:
         if record["status"] == "draft" and not resuming_revision and not decided:
-            _plan_status(run, frame, plan_id, "pending_approval")
+            plans = services.plans
+            ops = plans.status_ops(plan_id, "pending_approval", None)
+            if plans.kv is services.kv:  # written with the paused run the gate persists
+                run.stage(ops, ev.PlanStatus, frame, plan_id, "pending_approval")
+            else:
+                run.transition(ops, plans.kv, ev.PlanStatus, frame, plan_id, "pending_approval")
         decision = await gate(
             run, frame, agent, use, kind="plan", target=plan_id,
             payload={"planId": plan_id, "plan": record["plan"], "actions": record["actions"],

@@ -93,6 +93,8 @@ class Run:
         self.task: asyncio.Task[Any] | None = None
         self._hooks = services.hooks
         self._unjournaled: list[dict[str, Any]] = []
+        self._staged_ops: list[Op] = []
+        self._staged_events: list[tuple[dict[str, Any], Frame | None]] = []
         self._leased = False
         self._heartbeat: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -153,12 +155,28 @@ class Run:
         pending = self._unjournaled
         journal = Journal.ops(self.id, self.thread_id, pending)
         kv = self.services.kv
+        staged, self._staged_ops = self._staged_ops, []
         if store is None or store is kv:
-            kv.write([*ops, *journal])
+            if ops or journal or staged:  # an empty transaction still costs a commit
+                kv.write([*staged, *ops, *journal])
         else:
-            store.write(list(ops))
-            kv.write(journal)
+            if ops:
+                store.write(list(ops))
+            if journal or staged:
+                kv.write([*staged, *journal])
         pending.clear()
+        if self._staged_events:
+            events, self._staged_events = self._staged_events, []
+            for event, frame in events:
+                self.deliver(event, frame)
+
+    def stage(self, ops: list[Op], model: type[Any], frame: Frame | None,
+              *fields: Any) -> None:
+        """A state change of the engine store that rides on the next commit (saving a
+        transaction): its event is recorded now and delivered once that commit is done."""
+        event = self.record(model, frame, *fields)
+        self._staged_ops += ops
+        self._staged_events.append((event, frame))
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is not None:
