@@ -198,11 +198,7 @@ async def measure_sqlite(workdir: Path, rounds: int) -> list[Row]:
         contenders.append(langgraph_contender(peer_name, tuple(SqliteSaver(c) for c in conns)))
     except ImportError:
         pass
-    try:
-        medians = await interleave(contenders, rounds=rounds)
-    finally:
-        for closer in closers:
-            closer.close()
+    medians = await _timed(contenders, closers, rounds)
     rate = 1 / medians["flowai_nb"]
     workload = "SQLite: pause + approve + resume from the store"
     rows = [Row(workload, _rate(rate), bar=f">= {BAR:,.0f} round trips/s", passed=rate >= BAR)]
@@ -254,11 +250,7 @@ async def measure_postgres(url: str, rounds: int) -> list[Row]:
         contenders.append(langgraph_contender(peer_name, savers))
     except ImportError:
         pass
-    try:
-        medians = await interleave(contenders, rounds=rounds)
-    finally:
-        for closer in closers:
-            closer.close()
+    medians = await _timed(contenders, closers, rounds)
     ours_s, commit_s = medians["flowai_nb"], medians[floor.name]
     commits = ours_s / commit_s
     workload = "PostgreSQL (synchronous_commit=on): pause + approve + resume from the store"
@@ -291,6 +283,16 @@ def _postgres_rows(rounds: int) -> tuple[list[Row], list[str]]:
             return asyncio.run(measure_postgres(url, rounds)), []
     except pytest.skip.Exception as exc:
         return [], [f"PostgreSQL rows skipped: {exc.msg}"]
+
+
+async def _timed(contenders: list[Contender], closers: list[Any],
+                 rounds: int) -> dict[str, float]:
+    """Median seconds per round trip of each contender; close ``closers`` afterwards."""
+    try:
+        return await interleave(contenders, rounds=rounds)
+    finally:
+        for closer in closers:
+            closer.close()
 
 
 def _rate(per_second: float) -> str:

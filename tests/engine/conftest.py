@@ -123,6 +123,20 @@ def of(events: list[dict], etype: str) -> list[dict]:
     return [e for e in events if e["type"] == etype]
 
 
+def count_messages(rt: fa.Runtime) -> list[int]:
+    """Spy on ``rt``'s interpreter: the list gets each model turn's message count."""
+    seen: list[int] = []
+    original = rt.interpreter.turn
+
+    async def spy(request):
+        seen.append(len(request.messages))
+        async for item in original(request):
+            yield item
+
+    rt.interpreter.turn = spy
+    return seen
+
+
 @pytest.fixture
 def dispatcher() -> Dispatcher:
     return Dispatcher()

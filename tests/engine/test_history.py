@@ -8,7 +8,7 @@ from typing import Any
 import flowai_nb as fa
 from flowai_nb.storage.base import KeyValueStore
 
-from .conftest import Dispatcher, build_spec, collect, run
+from .conftest import Dispatcher, build_spec, collect, count_messages, run
 from .test_resume import run_until_gate
 
 
@@ -67,15 +67,7 @@ def test_each_turn_appends_one_small_chunk_and_never_rewrites_history() -> None:
     services = rt._run_services
     counting = _Counting(services.memory)
     services.memory = counting
-    seen: list[int] = []
-    original = rt.interpreter.turn
-
-    async def spy(request):
-        seen.append(len(request.messages))
-        async for item in original(request):
-            yield item
-
-    rt.interpreter.turn = spy
+    seen = count_messages(rt)
     for i in range(turns):
         run(collect(rt.query(f"question {i}", "t1")))
 

@@ -8,7 +8,7 @@ import pytest
 
 import flowai_nb as fa
 
-from .conftest import FLOW, Dispatcher, build_runtime, collect, of, run, types
+from .conftest import FLOW, Dispatcher, build_runtime, collect, count_messages, of, run, types
 
 
 def approve(event):
@@ -227,16 +227,8 @@ def test_unknown_specialist_lists_the_known_ones() -> None:
 
 
 def test_stateful_coordinator_keeps_history_per_thread() -> None:
-    seen: list[int] = []
     rt = build_runtime({"router": [{"text": "one"}, {"text": "two"}, {"text": "three"}]})
-    original = rt.interpreter.turn
-
-    async def spy(request):
-        seen.append(len(request.messages))
-        async for item in original(request):
-            yield item
-
-    rt.interpreter.turn = spy
+    seen = count_messages(rt)
     run(collect(rt.query("first", "t1")))
     run(collect(rt.query("second", "t1")))
     run(collect(rt.query("other thread", "t2")))
