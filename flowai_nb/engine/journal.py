@@ -15,8 +15,9 @@ A chunk is written in the same store transaction as the state change its last
 event reports (see :meth:`~flowai_nb.engine.run.Run.commit`); between state
 changes, pending events are flushed at least every :data:`FLUSH_SECONDS`.
 :class:`Subscription` replays a journal and follows it live, from memory when
-the run executes in this process and from the store otherwise (another process:
-polled every :data:`POLL_SECONDS`).
+the run executes in this process and from the store otherwise: another process's
+writes wake it through the store's notifications (PostgreSQL ``LISTEN``/``NOTIFY``,
+Redis pub/sub), or it polls every :data:`POLL_SECONDS` (SQLite, DuckDB).
 """
 
 from __future__ import annotations
@@ -30,13 +31,22 @@ from typing import Any
 from ..storage.base import KeyValueStore, Op
 from .events import DELTA_TYPES
 
-__all__ = ["Journal", "Subscription", "FLUSH_SECONDS", "POLL_SECONDS"]
+__all__ = ["Journal", "Subscription", "FLUSH_SECONDS", "POLL_SECONDS", "PUSHED_POLL_SECONDS",
+           "JOURNAL_NOTICE"]
 
 FLUSH_SECONDS = 0.05
 """Longest time a recorded event waits before it is written to the journal."""
 
 POLL_SECONDS = 0.1
-"""How often a follower reads the store for events written by another process."""
+"""How often a follower reads the store for events written by another process (SQLite,
+DuckDB, memory: stores without push notifications)."""
+
+PUSHED_POLL_SECONDS = 1.0
+"""The follower's safety-net poll on stores that push a notice with every journal write
+(PostgreSQL ``LISTEN``/``NOTIFY``, Redis pub/sub): the notice wakes it at once."""
+
+JOURNAL_NOTICE: Op = ("notify", "journal", None)
+"""The op, written with every journal chunk, that wakes followers in other processes."""
 
 
 def compact(events: list[dict[str, Any]]) -> list[Any]:
@@ -133,8 +143,10 @@ class Subscription(AsyncIterator[dict[str, Any]]):
 
     def __init__(self, journal: Journal, live: dict[str, Any], run_id: str | None,
                  thread_id: str | None, since_seq: int | None,
-                 wake: Callable[[str | None], asyncio.Future[None]]) -> None:
+                 wake: Callable[[str | None], asyncio.Future[None]],
+                 pushed: bool = False) -> None:
         self._journal = journal
+        self._poll_seconds = PUSHED_POLL_SECONDS if pushed else POLL_SECONDS
         self._live = live
         self._wake = wake
         self.run_id = run_id
@@ -198,7 +210,7 @@ class Subscription(AsyncIterator[dict[str, Any]]):
     async def _wait(self) -> None:
         future = self._wake(self.run_id)
         try:
-            await asyncio.wait_for(asyncio.shield(future), POLL_SECONDS)
+            await asyncio.wait_for(asyncio.shield(future), self._poll_seconds)
         except TimeoutError:
             pass
 

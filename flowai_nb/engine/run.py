@@ -32,7 +32,7 @@ from ._util import canonical, now_ms
 from .approvals import gate
 from .errors import RunLeasedError
 from .frames import Frame
-from .journal import FLUSH_SECONDS, Journal
+from .journal import FLUSH_SECONDS, JOURNAL_NOTICE, Journal
 from .options import RunOptions
 from .tool_exec import ToolError, checked_args, error_text, tool_result_value
 from .tools import call_handler
@@ -156,6 +156,8 @@ class Run:
         journal = Journal.ops(self.id, self.thread_id, pending)
         kv = self.services.kv
         staged, self._staged_ops = self._staged_ops, []
+        if journal:  # wakes followers in other processes (PostgreSQL, Redis)
+            journal.append(JOURNAL_NOTICE)
         if store is None or store is kv:
             if ops or journal or staged:  # an empty transaction still costs a commit
                 kv.write([*staged, *ops, *journal])

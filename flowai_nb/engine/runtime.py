@@ -427,7 +427,7 @@ class Runtime:
                 raise ValueError(f"since_seq must be a non-negative int; got {since_seq!r}")
         services = self._run_services
         return Subscription(services.journal, services.live, run_id, thread_id, since_seq,
-                            services.wake)
+                            services.wake, pushed=services.push_wakeups())
 
     # -- approvals ---------------------------------------------------------------------------
     def respond_to_approval(self, /, approval_id: str, outcome: str,
@@ -562,6 +562,7 @@ class Runtime:
     def close(self) -> None:
         """Close the stores, the data environment, external MCP servers and
         provider-served toolkits (see :meth:`aclose` for model providers)."""
+        self._run_services.stop_listening()
         self._run_services.tools.close()
         _close_toolkits(self._toolkits)
         if self._data_env is not None:

@@ -75,6 +75,8 @@ class RunServices:
     """Followers waiting for the next event of a run (``None``: of any run)."""
     _ref_facade: ReferencesFacade | None = None
     _history: HistoryStore | None = None
+    _unlisten: Callable[[], None] | None = None
+    _pushed: bool | None = None
 
     def wake(self, run_id: str | None) -> asyncio.Future[None]:
         """A future resolved at the next event of ``run_id`` (any run for ``None``)."""
@@ -99,6 +101,28 @@ class RunServices:
                     future.set_result(None)
                 else:
                     loop.call_soon_threadsafe(_settle, future)
+
+    def wake_all(self) -> None:
+        """Wake every follower (a notice from another process; safe from any thread)."""
+        waiters = self.waiters
+        for key in list(waiters):
+            future = waiters.pop(key, None)
+            if future is not None and not future.done():
+                future.get_loop().call_soon_threadsafe(_settle, future)
+
+    def push_wakeups(self) -> bool:
+        """Listen (once) for journal notices from other processes; return whether the
+        store pushes them (PostgreSQL, Redis) or followers must poll."""
+        if self._pushed is None:
+            self._unlisten = self.kv.listen("journal", self.wake_all)
+            self._pushed = self._unlisten is not None
+        return self._pushed
+
+    def stop_listening(self) -> None:
+        """Stop the journal notices (the runtime is closing)."""
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten, self._pushed = None, None
 
     def __post_init__(self) -> None:
         if self.owner:

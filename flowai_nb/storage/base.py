@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from .._json import JSONValueError, dumps
 
 __all__ = ["KeyValueStore", "ScopedStore", "Op", "encode", "decode"]
 
-Op = tuple[Literal["put", "add", "delete"], str, Any]
+Op = tuple[Literal["put", "add", "delete", "notify"], str, Any]
 """One write of :meth:`KeyValueStore.write`: ``("put", key, value)``, ``("add", key, value)``
-(only if absent) or ``("delete", key, None)``."""
+(only if absent), ``("delete", key, None)``, or ``("notify", channel, None)``: wake the
+:meth:`KeyValueStore.listen` callbacks of ``channel`` in every process once the
+transaction commits (a no-op on stores without push notifications)."""
 
 
 def encode(value: Any) -> str:
@@ -107,6 +109,15 @@ class KeyValueStore(ABC):
                 self.put(key, value)
         return True
 
+    def listen(self, channel: str, callback: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``callback`` (from a background thread) whenever a :meth:`write` with a
+        ``("notify", channel, None)`` op commits, in any process sharing the store.
+
+        Returns a function that stops listening, or ``None`` when this backend has no
+        push notifications (followers then poll).
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store must not be used afterwards."""
 
@@ -162,7 +173,11 @@ class ScopedStore(KeyValueStore):
 
     def write(self, ops: Iterable[Op]) -> bool:
         p = self._prefix
-        return self._inner.write([(op, p + key, value) for op, key, value in _check_ops(ops)])
+        return self._inner.write([(op, p + key, value)
+                                  for op, key, value in _check_ops(ops, keep_notify=True)])
+
+    def listen(self, channel: str, callback: Callable[[], None]) -> Callable[[], None] | None:
+        return self._inner.listen(self._prefix + channel, callback)
 
     def scoped(self, namespace: str) -> ScopedStore:
         return ScopedStore(self._inner, self._prefix + namespace)
@@ -174,11 +189,21 @@ class ScopedStore(KeyValueStore):
         return f"<ScopedStore {self._prefix!r} of {self._inner!r}>"
 
 
-def _check_ops(ops: Iterable[Op]) -> list[Op]:
+def _check_ops(ops: Iterable[Op], *, keep_notify: bool = False) -> list[Op]:
+    """``ops`` validated; ``notify`` ops dropped unless ``keep_notify``."""
     checked = list(ops)
     for op in checked:
-        if not (isinstance(op, tuple) and len(op) == 3 and op[0] in ("put", "add", "delete")
-                and isinstance(op[1], str)):
-            raise TypeError(f"a store write is ('put' | 'add' | 'delete', key: str, value); "
-                            f"got {op!r}")
-    return checked
+        if not (isinstance(op, tuple) and len(op) == 3
+                and op[0] in ("put", "add", "delete", "notify") and isinstance(op[1], str)):
+            raise TypeError(f"a store write is ('put' | 'add' | 'delete' | 'notify', key: str, "
+                            f"value); got {op!r}")
+    if keep_notify:
+        return checked
+    return [op for op in checked if op[0] != "notify"]
+
+
+def _split_notify(ops: Iterable[Op]) -> tuple[list[Op], list[str]]:
+    """Validated data ops, and the channels of the ``notify`` ops."""
+    checked = _check_ops(ops, keep_notify=True)
+    return ([op for op in checked if op[0] != "notify"],
+            [key for op, key, _ in checked if op == "notify"])

@@ -10,7 +10,7 @@ expired``, so of several concurrent ``add`` calls exactly one wins.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 try:
@@ -22,7 +22,8 @@ except ImportError as exc:  # pragma: no cover - exercised with the driver hidde
     ) from exc
 
 from ._common import check_key, check_prefix, check_ttl, prefix_end, redact_url
-from .base import KeyValueStore, Op, _check_ops, decode, encode
+from ._notify import SERVER_CHANNEL, Listeners
+from .base import KeyValueStore, Op, _split_notify, decode, encode
 
 __all__ = ["PostgresStore"]
 
@@ -58,6 +59,8 @@ class PostgresStore(KeyValueStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.Lock()
+        self._listeners: Listeners | None = None
+        self._closed = threading.Event()
         self._conn = self._connect()
         try:
             self._conn.execute(_SCHEMA)
@@ -94,7 +97,7 @@ class PostgresStore(KeyValueStore):
         return count == 1
 
     def write(self, ops: Iterable[Op]) -> bool:
-        ops = _check_ops(ops)
+        ops, channels = _split_notify(ops)
         texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
         with self._lock:
             if self._conn.broken:
@@ -111,6 +114,8 @@ class PostgresStore(KeyValueStore):
                                 cur.execute(_ADD, (key, text, None))
                                 if cur.rowcount != 1:
                                     raise _AddConflict()
+                        for channel in channels:  # delivered by the server at commit
+                            cur.execute("SELECT pg_notify(%s, %s)", (SERVER_CHANNEL, channel))
             except _AddConflict:
                 return False
         return True
@@ -142,8 +147,33 @@ class PostgresStore(KeyValueStore):
         rows, _ = self._fetch(sql + " ORDER BY key", params)
         return [(k, decode(v)) for k, v in rows]
 
+    def listen(self, channel: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """PostgreSQL ``LISTEN``/``NOTIFY``: ``callback`` runs when a write notifying
+        ``channel`` commits (on a background thread with its own connection)."""
+        with self._lock:
+            if self._listeners is None:
+                self._listeners = Listeners()
+                threading.Thread(target=self._listen_loop, args=(self._listeners,),
+                                 name="flowai-pg-listen", daemon=True).start()
+            return self._listeners.add(channel, callback)
+
+    def _listen_loop(self, listeners: Listeners) -> None:
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {SERVER_CHANNEL}")
+                    listeners.fire(None)  # anything written before LISTEN took effect
+                    while not self._closed.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            listeners.fire(note.payload)
+            except Exception:  # noqa: BLE001 - closed, or the server is gone or restarting
+                if self._closed.is_set():
+                    return
+                self._closed.wait(0.5)  # server gone or restarting: retry, followers poll
+
     def close(self) -> None:
         """Close the connection; the data stays on the server."""
+        self._closed.set()
         with self._lock:
             self._conn.close()
 

@@ -9,7 +9,8 @@ persistence setting (AOF/RDB), not the client's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 try:
@@ -20,7 +21,8 @@ except ImportError as exc:  # pragma: no cover - exercised with the driver hidde
     ) from exc
 
 from ._common import check_key, check_prefix, check_ttl, redact_url
-from .base import KeyValueStore, Op, _check_ops, decode, encode
+from ._notify import SERVER_CHANNEL, Listeners
+from .base import KeyValueStore, Op, _split_notify, decode, encode
 
 __all__ = ["RedisStore"]
 
@@ -55,6 +57,9 @@ class RedisStore(KeyValueStore):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._listeners: Listeners | None = None
+        self._listen_lock = threading.Lock()
+        self._closed = threading.Event()
         self._client = redis.Redis.from_url(url, decode_responses=True)
         try:
             self._client.ping()
@@ -76,14 +81,45 @@ class RedisStore(KeyValueStore):
         return bool(done)
 
     def write(self, ops: Iterable[Op]) -> bool:
-        ops = _check_ops(ops)
-        if not ops:
-            return True
-        args: list[str] = []
-        for op, _, value in ops:
-            args += [op, "" if op == "delete" else encode(value)]
-        keys = [key for _, key, _ in ops]
-        return self._client.eval(_WRITE, len(keys), *keys, *args) == 1
+        ops, channels = _split_notify(ops)
+        if ops:
+            args: list[str] = []
+            for op, _, value in ops:
+                args += [op, "" if op == "delete" else encode(value)]
+            keys = [key for _, key, _ in ops]
+            if self._client.eval(_WRITE, len(keys), *keys, *args) != 1:
+                return False
+        for channel in channels:
+            self._client.publish(SERVER_CHANNEL, channel)
+        return True
+
+    def listen(self, channel: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Redis pub/sub: ``callback`` runs when a write notifying ``channel`` succeeds
+        (on a background thread with its own connection)."""
+        with self._listen_lock:
+            if self._listeners is None:
+                self._listeners = Listeners()
+                threading.Thread(target=self._listen_loop, args=(self._listeners,),
+                                 name="flowai-redis-listen", daemon=True).start()
+            return self._listeners.add(channel, callback)
+
+    def _listen_loop(self, listeners: Listeners) -> None:
+        while not self._closed.is_set():
+            try:
+                pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(SERVER_CHANNEL)
+                try:
+                    listeners.fire(None)  # anything written before the subscription
+                    while not self._closed.is_set():
+                        message = pubsub.get_message(timeout=0.5)
+                        if message is not None and message.get("type") == "message":
+                            listeners.fire(message["data"])
+                finally:
+                    pubsub.close()
+            except Exception:  # noqa: BLE001 - closed, or the server is gone or restarting
+                if self._closed.is_set():
+                    return
+                self._closed.wait(0.5)  # server gone or restarting: retry, followers poll
 
     def delete(self, key: str) -> bool:
         return self._client.delete(check_key(key)) == 1
@@ -100,6 +136,7 @@ class RedisStore(KeyValueStore):
 
     def close(self) -> None:
         """Close the client's connections; the data stays on the server."""
+        self._closed.set()
         self._client.close()
 
     def __repr__(self) -> str:
