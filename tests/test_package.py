@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_does_not_pull_heavy_dependencies() -> None:
     code = ("import sys, flowai_nb; heavy = ['pandas', 'duckdb', 'anthropic', 'ipywidgets', "
-            "'anywidget', 'IPython', 'jsonschema']; "
+            "'anywidget', 'IPython', 'jsonschema', 'mcp', 'uvicorn', 'starlette']; "
             "print(json.dumps([m for m in heavy if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True,
                          text=True, check=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..authoring.agents import AgentSpec
 from ..authoring.approvals import ApprovalPolicy
-from ..storage.base import KeyValueStore
+from ..storage.base import KeyValueStore, Op
 from . import events as ev
 from ._signals import RunFailed
 from ._util import jsonable, maybe_await, now_ms
@@ -106,15 +106,21 @@ class ApprovalBroker:
         """The record of an approval, or ``None``."""
         return self._kv.get(f"approvals/{approval_id}")
 
-    def open(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Persist a new pending approval."""
+    @staticmethod
+    def open_ops(record: dict[str, Any]) -> list[Op]:
+        """The store writes that persist a new pending approval (record and pending index)."""
         record = {**record, "status": "pending", "decision": None, "createdAt": now_ms()}
-        self._kv.put(f"approvals/{record['approvalId']}", record)
-        return record
+        approval_id = record["approvalId"]
+        return [("put", f"approvals/{approval_id}", record),
+                ("put", f"approvals-pending/{approval_id}", record)]
+
+    def open(self, record: dict[str, Any]) -> None:
+        """Persist a new pending approval."""
+        self._kv.write(self.open_ops(record))
 
     def pending(self) -> list[dict[str, Any]]:
-        """Every pending approval of the tenant, oldest first."""
-        records = [r for _, r in self._kv.items("approvals/") if r.get("status") == "pending"]
+        """Every pending approval of the tenant, oldest first (reads only pending ones)."""
+        records = [r for _, r in self._kv.items("approvals-pending/")]
         return sorted(records, key=lambda r: (r["createdAt"], r["approvalId"]))
 
     def resolve(self, approval_id: str, outcome: str, feedback: Any = None,
@@ -134,18 +140,16 @@ class ApprovalBroker:
         _check_partial(record, outcome, partial)
         decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
                     "decidedAt": now_ms()}
-        if record["status"] != "pending" or not self._kv.add(
-            f"approval-decisions/{approval_id}", decision
-        ):
+        status = {"approve": "approved", "reject": "rejected", "revise": "revised"}[outcome]
+        resolved = {**record, "status": status, "decision": decision}
+        if record["status"] != "pending" or not self._kv.write([
+            ("add", f"approval-decisions/{approval_id}", decision),
+            ("put", f"approvals/{approval_id}", resolved),
+            ("delete", f"approvals-pending/{approval_id}", None),
+        ]):
             current = self.get(approval_id) or record
             raise RuntimeError(f"approval {approval_id!r} is already resolved "
                                f"({current['status']})")
-        record.update(status=outcome if outcome != "approve" else "approved", decision=decision)
-        if outcome == "reject":
-            record["status"] = "rejected"
-        elif outcome == "revise":
-            record["status"] = "revised"
-        self._kv.put(f"approvals/{approval_id}", record)
         waiter = self._waiters.get(approval_id)
         if waiter is not None and not waiter.done():
             loop = waiter.get_loop()
@@ -159,8 +163,8 @@ class ApprovalBroker:
         """Withdraw a pending approval (its run was cancelled)."""
         record = self.get(approval_id)
         if record is not None and record["status"] == "pending":
-            record["status"] = "cancelled"
-            self._kv.put(f"approvals/{approval_id}", record)
+            self._kv.write([("put", f"approvals/{approval_id}", {**record, "status": "cancelled"}),
+                            ("delete", f"approvals-pending/{approval_id}", None)])
 
     def decision(self, approval_id: str) -> dict[str, Any] | None:
         """The recorded decision, or ``None`` while pending."""

@@ -74,8 +74,9 @@ async def store_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, An
 
 
 def _plan_status(run: Run, frame: Frame, plan_id: str, status: str, note: Any = None) -> None:
-    run.services.plans.set_status(plan_id, status, note)
-    run.emit(ev.PlanStatus, frame, plan_id, status)
+    plans = run.services.plans
+    run.transition(plans.status_ops(plan_id, status, note), plans.kv, ev.PlanStatus, frame,
+                   plan_id, status)
 
 
 async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any],
@@ -198,14 +199,19 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
     except (LookupError, ValueError) as exc:
         _plan_status(run, frame, plan_id, "failed", {"error": str(exc)})
         return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
-    _plan_status(run, frame, plan_id, "executing",
-                 {"dispatch": [f"{plan_id}#{i}" for i, _ in indexed]})
-    for i, action in indexed:
-        run.emit(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
+    # The plan status, the idempotency keys of its actions and their events: one transaction.
+    keys = [f"{plan_id}#{i}" for i, _ in indexed]
+    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys})
+    recorded = [run.record(ev.PlanStatus, frame, plan_id, "executing")]
+    recorded += [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
+                 for i, action in indexed]
+    run.commit(ops, services.plans.kv)
+    for event in recorded:
+        run.deliver(event, frame)
     actions = [action for _, action in indexed]
     ctx = services.context(run, frame.agent, use["id"],
                            extra={"resolved_refs": resolved, "plan": record,
-                                  "idempotency_keys": [f"{plan_id}#{i}" for i, _ in indexed]})
+                                  "idempotency_keys": keys})
     try:
         outcome = await maybe_await(dispatcher(actions, ctx))
         problem = _dispatch_shape_problem(outcome)

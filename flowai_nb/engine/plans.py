@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage.base import KeyValueStore
+from ..storage.base import KeyValueStore, Op
 from ._util import canonical, digest, now_ms
 from .errors import PlanNotFoundError
 
@@ -76,8 +76,13 @@ class PlanStore:
         key = f"plan-executions/{plan_id}"
         return self._kv.add(key, run_id) or self._kv.get(key) == run_id
 
-    def set_status(self, plan_id: str, status: str, note: Any = None) -> dict[str, Any]:
-        """Move a plan to ``status``, appending to its history; return the record."""
+    @property
+    def kv(self) -> KeyValueStore:
+        """The store the plans live in."""
+        return self._kv
+
+    def status_ops(self, plan_id: str, status: str, note: Any = None) -> list[Op]:
+        """The store writes that move a plan to ``status`` (appending to its history)."""
         if status not in PLAN_STATUSES:
             raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {status!r}")
         record = self.get(plan_id)
@@ -85,8 +90,11 @@ class PlanStore:
         record["status"] = status
         record["updatedAt"] = now
         record["history"].append({"status": status, "ts": now, "note": note})
-        self._kv.put(f"plans/{record['baseId']}/v{record['version']}", record)
-        return record
+        return [("put", f"plans/{record['baseId']}/v{record['version']}", record)]
+
+    def set_status(self, plan_id: str, status: str, note: Any = None) -> None:
+        """Move a plan to ``status``, appending to its history."""
+        self._kv.write(self.status_ops(plan_id, status, note))
 
     def list(self, *, thread_id: str | None = None) -> list[dict[str, Any]]:
         """Every plan version, oldest first, optionally for one thread."""

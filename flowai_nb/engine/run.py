@@ -25,11 +25,13 @@ from ..interpreters.base import (
     TurnRequest,
     Usage,
 )
+from ..storage.base import KeyValueStore, Op
 from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
 from ._util import canonical, jsonable, now_ms
 from .approvals import gate
 from .frames import Frame
+from .journal import FLUSH_SECONDS, Journal
 from .options import RunOptions
 from .tools import call_handler
 from .traces import TraceRecorder
@@ -88,6 +90,8 @@ class Run:
         self.stream: RunStream | None = None
         self.task: asyncio.Task[Any] | None = None
         self._hooks = services.hooks
+        self._unjournaled: list[dict[str, Any]] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
         self._hook_chain: asyncio.Future[Any] | None = None
         self._in_hook_error = False
 
@@ -116,14 +120,55 @@ class Run:
                       parent_id=parent, **optional).to_wire()
         self.seq += 1
         self.trace.add(event)
+        if not self._unjournaled:
+            self._schedule_flush()
+        self._unjournaled.append(event)
         return event
 
     def deliver(self, event: dict[str, Any], frame: Frame | None) -> None:
-        """Hand a recorded event to the stream and the event hooks."""
+        """Hand a recorded event to the stream, the followers and the event hooks."""
         if self.stream is not None:
             self.stream._push(event)
+        if self.services.waiters:
+            self.services.notify(self.id)
         if self._hooks:
             self._call_hooks(event, frame)
+
+    def transition(self, ops: list[Op], store: KeyValueStore | None, model: type[Any],
+                   frame: Frame | None, *fields: Any) -> dict[str, Any]:
+        """A state change and the event reporting it: recorded, committed in one store
+        transaction with the journal, then delivered."""
+        event = self.record(model, frame, *fields)
+        self.commit(ops, store)
+        self.deliver(event, frame)
+        return event
+
+    def commit(self, ops: list[Op] | tuple[()] = (), store: KeyValueStore | None = None) -> None:
+        """Write ``ops`` (to ``store``, default the engine store) together with the events
+        recorded since the last commit, in one transaction when both live in one store."""
+        pending = self._unjournaled
+        journal = Journal.ops(self.id, self.thread_id, pending)
+        kv = self.services.kv
+        if store is None or store is kv:
+            kv.write([*ops, *journal])
+        else:
+            store.write(list(ops))
+            kv.write(journal)
+        pending.clear()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._flush_handle = loop.call_later(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        if self._unjournaled:
+            self.commit()
 
     def _call_hooks(self, event: dict[str, Any], frame: Frame | None) -> None:
         failures = []
@@ -260,17 +305,26 @@ class Run:
             except Exception:  # pragma: no cover - reported by the hook itself
                 pass
         self._finishing = True
-        self.emit(ev.RunFinish, None, status, self.final_text, dict(self.usage),
-                  self.trace.trace_id)
+        event = self.record(ev.RunFinish, None, status, self.final_text, dict(self.usage),
+                            self.trace.trace_id)
+        self._cancel_flush()
+        self.commit([*self.services.traces.save_ops(self.trace.to_dict()),
+                     ("delete", f"runs/{self.id}", None), *self.release_ops()])
+        reported = len(self.trace.hook_errors)
+        self.deliver(event, None)
         if self._hook_chain is not None:
             try:
                 await self._hook_chain
             except Exception:  # pragma: no cover - reported by the hook itself
                 pass
-        self.services.traces.save(self.trace.to_dict())
-        self.services.kv.delete(f"runs/{self.id}")
-        self.release()
+        if len(self.trace.hook_errors) > reported:  # hooks that failed on run-finish
+            self.services.traces.save(self.trace.to_dict())
         self._close_stream()
+
+    def _cancel_flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
 
     def _close_stream(self) -> None:
         if self.stream is not None:
@@ -279,8 +333,10 @@ class Run:
     def finish_unstarted_cancel(self) -> None:
         """``cancel()`` before the first event: finish without running."""
         self.status = "cancelled"
-        self.emit(ev.RunFinish, None, "cancelled", "", self.usage, self.trace.trace_id)
-        self.services.traces.save(self.trace.to_dict())
+        event = self.record(ev.RunFinish, None, "cancelled", "", self.usage,
+                            self.trace.trace_id)
+        self.commit(self.services.traces.save_ops(self.trace.to_dict()))
+        self.deliver(event, None)
         self._close_stream()
 
     def is_waiting_for_person(self) -> bool:
@@ -317,17 +373,23 @@ class Run:
         run.resume_token = run.token
         stored = services.traces.get(state["traceId"])
         if stored is not None:
+            journaled = services.journal.read(run.id, len(stored["events"]))
+            if journaled:  # a process that stopped after the pause got further
+                stored = {**stored, "events": [*stored["events"], *journaled]}
+                run.seq = max(run.seq, journaled[-1]["seq"] + 1)
             run.trace = TraceRecorder.from_dict(stored)
             run.trace.status = "running"
         return run
 
     def persist(self, open_approval: dict[str, Any] | None = None) -> None:
-        """Store the paused state (and the approval it waits for)."""
+        """Store the paused state (and the approval it waits for) with the journal."""
         services = self.services
+        ops: list[Op] = []
         if open_approval is not None:
-            services.broker.open(open_approval)
-        services.kv.put(f"runs/{self.id}", self.snapshot())
-        services.traces.save({**self.trace.to_dict(), "status": "paused"})
+            ops += services.broker.open_ops(open_approval)
+        ops.append(("put", f"runs/{self.id}", self.snapshot()))
+        ops += services.traces.save_ops({**self.trace.to_dict(), "status": "paused"})
+        self.commit(ops)
 
     def claim(self) -> None:
         """Claim the continuation after a pause; exactly one process (one Run) wins."""
@@ -340,6 +402,13 @@ class Run:
 
     def release(self) -> None:
         """Give up this process's hold on the run (it may be resumed elsewhere)."""
+        self._cancel_flush()
+        if self._unjournaled:
+            self.commit()
+
+    def release_ops(self) -> list[Op]:
+        """The store writes that give up this process's hold on the run."""
+        return []
 
     # -- agents ------------------------------------------------------------------
     async def run_agent(self, frame: Frame) -> str:
@@ -426,6 +495,7 @@ class Run:
         count = 0
         run_id, thread_id, name, parent = self.id, self.thread_id, frame.agent, frame.parent_call
         deliver, trace_add, text_delta = self.deliver, self.trace.add, ev.TextDelta.wire
+        unjournaled = self._unjournaled
         try:
             async for item in interpreter.turn(request):
                 count += 1
@@ -438,6 +508,9 @@ class Run:
                                        parent)
                     self.seq += 1
                     trace_add(event)
+                    if not unjournaled:
+                        self._schedule_flush()
+                    unjournaled.append(event)
                     deliver(event, frame)
                 elif kind is ToolUse:
                     uses.append(item)

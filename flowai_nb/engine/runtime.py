@@ -17,6 +17,7 @@ from ._util import new_id
 from .approvals import ApprovalBroker, make_approver
 from .builtins import BUILTIN_TOOLS
 from .context import RESERVED_SERVICE_KEYS
+from .journal import Journal, Subscription
 from .options import RunOptions, check_options
 from .plans import PlanStore
 from .references import ReferenceStore
@@ -85,10 +86,12 @@ class Runtime:
         memory_kv = self._open(factories.memory).scoped(namespace) if factories.memory else kv
         self.interpreter = self._make_interpreter(interpreter_name, testing)
         self._interpreters: dict[str, Interpreter] = {self.interpreter.name: self.interpreter}
+        journal = Journal(kv)
         self._run_services = RunServices(
             spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
             plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
-            refs=ReferenceStore(kv, spec.references, self.tenant.key), traces=TraceStore(kv),
+            refs=ReferenceStore(kv, spec.references, self.tenant.key),
+            traces=TraceStore(kv, journal), journal=journal,
             tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS,
                                data_configured=data_environment is not None),
             interpreter_for=self._interpreter_for, hooks=hooks, dispatcher=dispatcher,
@@ -338,6 +341,32 @@ class Runtime:
         run = Run.restore(self._run_services, state, make_approver(approvals))
         run.stream = RunStream(run, run.main)
         return run.stream
+
+    def subscribe(self, run_id: str | None = None, thread_id: str | None = None,
+                  since_seq: int | None = None) -> Subscription:
+        """Follow runs' events from the journal: replay, then live (SPEC §5.2).
+
+        ``async for event in runtime.subscribe(run_id=...)`` replays that run's
+        events from ``since_seq`` (default 0) and ends after its ``run-finish``;
+        ``thread_id=`` follows every run of a thread; no argument follows every
+        run that starts from now on. Any number of subscriptions may follow one
+        run, in this process or another sharing the store; a slow one never
+        slows the run.
+
+        Raises:
+            ValueError: ``since_seq`` without ``run_id``, or a bad id or seq.
+        """
+        for name, value in (("run_id", run_id), ("thread_id", thread_id)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"{name} must be a non-empty string or None; got {value!r}")
+        if since_seq is not None:
+            if run_id is None:
+                raise ValueError("since_seq needs run_id: seqs count the events of one run")
+            if isinstance(since_seq, bool) or not isinstance(since_seq, int) or since_seq < 0:
+                raise ValueError(f"since_seq must be a non-negative int; got {since_seq!r}")
+        services = self._run_services
+        return Subscription(services.journal, services.live, run_id, thread_id, since_seq,
+                            services.wake)
 
     # -- approvals ---------------------------------------------------------------------------
     def respond_to_approval(self, approval_id: str, outcome: str, feedback: str | None = None,

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from ..interpreters.base import Interpreter
 from ..storage.base import KeyValueStore
 from .approvals import ApprovalBroker
 from .context import ReferencesFacade, ToolContext
+from .journal import Journal
 from .plans import PlanStore
 from .references import ReferenceStore
 from .tools import ToolRegistry
@@ -42,6 +44,7 @@ class RunServices:
     broker: ApprovalBroker
     refs: ReferenceStore
     traces: TraceStore
+    journal: Journal
     tools: ToolRegistry
     interpreter_for: Callable[[AgentSpec], Interpreter]
     hooks: list[Callable[..., Any]]
@@ -58,7 +61,33 @@ class RunServices:
     """This runtime's lease owner id."""
     handle: Any = None
     """The public :class:`~flowai_nb.engine.runtime.Runtime` (streams expose it)."""
+    waiters: dict[str | None, asyncio.Future[None]] = field(default_factory=dict)
+    """Followers waiting for the next event of a run (``None``: of any run)."""
     _ref_facade: ReferencesFacade | None = None
+
+    def wake(self, run_id: str | None) -> asyncio.Future[None]:
+        """A future resolved at the next event of ``run_id`` (any run for ``None``)."""
+        loop = asyncio.get_running_loop()
+        future = self.waiters.get(run_id)
+        if future is None or future.done() or future.get_loop() is not loop:
+            future = self.waiters[run_id] = loop.create_future()
+        return future
+
+    def notify(self, run_id: str) -> None:
+        """Wake the followers of ``run_id`` (called for each delivered event)."""
+        waiters = self.waiters
+        for key in (run_id, None):
+            future = waiters.pop(key, None)
+            if future is not None and not future.done():
+                loop = future.get_loop()
+                try:
+                    running = asyncio.get_running_loop()
+                except RuntimeError:
+                    running = None
+                if loop is running:
+                    future.set_result(None)
+                else:
+                    loop.call_soon_threadsafe(_settle, future)
 
     def context(self, run: Any, agent: str, tool_use_id: str | None,
                 extra: dict[str, Any] | None = None) -> ToolContext:
@@ -80,3 +109,8 @@ class RunServices:
                      messages: list[dict[str, Any]]) -> None:
         """Store the conversation of a stateful agent on ``thread``."""
         self.memory.put(f"history/{thread}/{agent.name}", messages)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -7,9 +7,11 @@ in stored form; nothing here computes state of its own.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from ..storage.base import KeyValueStore
+from ..storage.base import KeyValueStore, Op
 from .events import DELTA_TYPES
+from .journal import Journal
 from .state import RunState
 
 __all__ = ["TraceRecorder", "TraceStore"]
@@ -81,25 +83,80 @@ class TraceRecorder:
 
 
 class TraceStore:
-    """Traces in the tenant's kv store under ``traces/<traceId>``."""
+    """Traces in the tenant's kv store under ``traces/<traceId>``.
 
-    def __init__(self, kv: KeyValueStore) -> None:
+    A stored trace holds everything but its events, which are the run's journal
+    (:mod:`~flowai_nb.engine.journal`); :meth:`get` and :meth:`list` put them back.
+    Each trace is indexed by thread, eval run (and test case) and test case under
+    ``trace-index/...``, written in the same transaction as the trace, so a filtered
+    :meth:`list` reads only the matching traces.
+    """
+
+    def __init__(self, kv: KeyValueStore, journal: Journal) -> None:
         self._kv = kv
+        self._journal = journal
+
+    @staticmethod
+    def save_ops(trace: dict[str, Any]) -> list[Op]:
+        """The store writes that save ``trace`` (without its events) and its index entries."""
+        trace_id = trace["traceId"]
+        stored = {k: v for k, v in trace.items() if k != "events"}
+        stored["eventCount"] = len(trace.get("events") or ())
+        ops: list[Op] = [("put", f"traces/{trace_id}", stored)]
+        for prefix in _index_prefixes(trace.get("threadId"), trace.get("evalRunId"),
+                                      trace.get("testCaseId")):
+            ops.append(("put", prefix + trace_id, 1))
+        return ops
 
     def save(self, trace: dict[str, Any]) -> None:
         """Store (or replace) a trace."""
-        self._kv.put(f"traces/{trace['traceId']}", trace)
+        self._kv.write(self.save_ops(trace))
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         """The trace, or ``None``."""
-        return self._kv.get(f"traces/{trace_id}")
+        return self._with_events(self._kv.get(f"traces/{trace_id}"))
+
+    def _with_events(self, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+        if stored is None or "events" in stored:
+            return stored
+        events = self._journal.read(stored["runId"])
+        count = stored.pop("eventCount", len(events))
+        stored["events"] = events[:count]
+        return stored
 
     def list(self, *, eval_run_id: str | None = None, test_case_id: str | None = None,
              thread_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
-        """Traces matching every given filter, oldest first."""
+        """Traces matching every given filter, oldest first (read through the index)."""
         wanted = {"evalRunId": eval_run_id, "testCaseId": test_case_id, "threadId": thread_id,
                   "runId": run_id}
         wanted = {k: v for k, v in wanted.items() if v is not None}
-        found = [t for _, t in self._kv.items("traces/")
-                 if all(t.get(k) == v for k, v in wanted.items())]
+        if run_id is not None:
+            trace = self.get(f"trace-{run_id}")
+            candidates = [] if trace is None else [trace]
+        elif wanted:
+            prefix = _index_prefixes(thread_id, eval_run_id, test_case_id, query=True)[0]
+            candidates = [t for t in (self.get(key.rpartition("/")[2])
+                                      for key in self._kv.keys(prefix)) if t is not None]
+        else:
+            candidates = [self._with_events(t) for _, t in self._kv.items("traces/")]
+        found = [t for t in candidates if all(t.get(k) == v for k, v in wanted.items())]
         return sorted(found, key=lambda t: (t.get("startedAt") or 0, t["traceId"]))
+
+
+def _index_prefixes(thread_id: str | None, eval_run_id: str | None, test_case_id: str | None,
+                    *, query: bool = False) -> list[str]:
+    """Index key prefixes of a trace (``query``: the most selective one for a filter)."""
+    prefixes = []
+    if eval_run_id is not None:
+        prefixes.append(f"trace-index/eval/{_q(eval_run_id)}/{_q(test_case_id or '')}/"
+                        if not query or test_case_id is not None
+                        else f"trace-index/eval/{_q(eval_run_id)}/")
+    if test_case_id is not None:
+        prefixes.append(f"trace-index/case/{_q(test_case_id)}/")
+    if thread_id is not None:
+        prefixes.append(f"trace-index/thread/{_q(thread_id)}/")
+    return prefixes
+
+
+def _q(value: str) -> str:
+    return quote(str(value), safe="")

@@ -22,6 +22,7 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 
 from ..engine._util import canonical, new_id
+from ..engine.options import RunOptions
 
 __all__ = ["RuntimeMCPServer", "DEFAULT_MCP_WAIT_S", "RESOURCE_PREFIX"]
 
@@ -48,6 +49,8 @@ _ASK_OUTPUT = {
     "required": ["text", "status", "runId", "threadId"],
 }
 _QUIET = frozenset({"text-delta", "reasoning-delta", "usage"})
+_VIA_MCP = RunOptions(tags={"via": "mcp"})
+"""Runs started by MCP calls carry this tag on their traces."""
 
 
 class _Served:
@@ -185,7 +188,8 @@ class RuntimeMCPServer:
             if name == _ASK:
                 stream, finish = self._start_ask(args)
             else:
-                stream = self.runtime.call_tool(name, args, approvals=self.approvals)
+                stream = self.runtime.call_tool(name, args, approvals=self.approvals,
+                                                options=_VIA_MCP)
                 finish = _tool_finish(self.runtime, name)
         except (ValueError, TypeError, RuntimeError) as exc:
             return _error(str(exc))
@@ -212,9 +216,11 @@ class RuntimeMCPServer:
                                  f"of {specialists}")
             agent = specialists[0]
         if agent is None or (coordinator is not None and agent == coordinator.name):
-            stream = runtime.query(prompt, thread or _new_thread(), approvals=self.approvals)
+            stream = runtime.query(prompt, thread or _new_thread(), approvals=self.approvals,
+                                   options=_VIA_MCP)
         else:
-            stream = runtime.run_specialist(agent, prompt, thread, approvals=self.approvals)
+            stream = runtime.run_specialist(agent, prompt, thread, approvals=self.approvals,
+                                            options=_VIA_MCP)
         return stream, _ask_finish
 
     async def _hold(self, ctx: ServerRequestContext[Any], served: _Served,

@@ -76,12 +76,19 @@ def parse_config(toolkit_id: str, config: Any) -> dict[str, Any]:
 
 
 def _strings(value: Any, where: str) -> dict[str, str]:
+    """A str -> str mapping; secret values (pydantic ``SecretStr``) are unwrapped here, at
+    the last moment, and never appear in the error messages."""
     if value is None:
         return {}
-    if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValueError(f"{where} must map strings to strings; got {value!r}")
-    return dict(value)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must map strings to strings; got {type(value).__name__}")
+    plain = {k: v.get_secret_value() if hasattr(v, "get_secret_value") else v
+             for k, v in value.items()}
+    bad = sorted(str(k) for k, v in plain.items() if not isinstance(k, str)
+                 or not isinstance(v, str))
+    if bad:
+        raise ValueError(f"{where} must map strings to strings; the value(s) of {bad} are not")
+    return plain
 
 
 class MCPConnection:

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
-__all__ = ["KeyValueStore", "ScopedStore", "encode", "decode"]
+__all__ = ["KeyValueStore", "ScopedStore", "Op", "encode", "decode"]
+
+Op = tuple[Literal["put", "add", "delete"], str, Any]
+"""One write of :meth:`KeyValueStore.write`: ``("put", key, value)``, ``("add", key, value)``
+(only if absent) or ``("delete", key, None)``."""
 
 
 def encode(value: Any) -> str:
@@ -76,6 +80,30 @@ class KeyValueStore(ABC):
         """Return the keys starting with ``prefix``, sorted."""
         return [k for k, _ in self.items(prefix)]
 
+    def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        """Like :meth:`items`, only keys greater than ``after`` (for following a log).
+
+        SQL backends answer from their key index; this fallback filters :meth:`items`.
+        """
+        return [(k, v) for k, v in self.items(prefix) if k > after]
+
+    def write(self, ops: Iterable[Op]) -> bool:
+        """Apply several writes as one transaction: all of them, or none.
+
+        Returns ``False`` (and writes nothing) when an ``add`` finds its key present.
+        Every backend here overrides this with a real transaction; this fallback
+        (for third-party stores) applies the ops one by one.
+        """
+        ops = _check_ops(ops)
+        if any(op == "add" and self.get(key) is not None for op, key, _ in ops):
+            return False
+        for op, key, value in ops:
+            if op == "delete":
+                self.delete(key)
+            else:
+                self.put(key, value)
+        return True
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store must not be used afterwards."""
 
@@ -124,6 +152,15 @@ class ScopedStore(KeyValueStore):
         n = len(self._prefix)
         return [(k[n:], v) for k, v in self._inner.items(self._prefix + prefix)]
 
+    def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        n = len(self._prefix)
+        return [(k[n:], v) for k, v in
+                self._inner.items_after(self._prefix + prefix, self._prefix + after)]
+
+    def write(self, ops: Iterable[Op]) -> bool:
+        p = self._prefix
+        return self._inner.write([(op, p + key, value) for op, key, value in _check_ops(ops)])
+
     def scoped(self, namespace: str) -> ScopedStore:
         return ScopedStore(self._inner, self._prefix + namespace)
 
@@ -132,3 +169,13 @@ class ScopedStore(KeyValueStore):
 
     def __repr__(self) -> str:
         return f"<ScopedStore {self._prefix!r} of {self._inner!r}>"
+
+
+def _check_ops(ops: Iterable[Op]) -> list[Op]:
+    checked = list(ops)
+    for op in checked:
+        if not (isinstance(op, tuple) and len(op) == 3 and op[0] in ("put", "add", "delete")
+                and isinstance(op[1], str)):
+            raise TypeError(f"a store write is ('put' | 'add' | 'delete', key: str, value); "
+                            f"got {op!r}")
+    return checked

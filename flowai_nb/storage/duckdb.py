@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms
-from .base import KeyValueStore, decode, encode
+from .base import KeyValueStore, Op, _check_ops, decode, encode
 
 __all__ = ["DuckDBStore"]
 
@@ -110,6 +111,31 @@ class DuckDBStore(KeyValueStore):
         now = now_ms()
         rows = self._fetch(_ADD, (key, text, None if ttl is None else now + ttl, now))
         return rows[0][0] == 1
+
+    def write(self, ops: Iterable[Op]) -> bool:
+        ops = _check_ops(ops)
+        texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
+        with self._shared.lock:
+            conn = self._shared.conn
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                now = now_ms()
+                for op, key, text in texts:
+                    if op == "delete":
+                        conn.execute("DELETE FROM flowai_kv WHERE key = ?", (key,))
+                    elif op == "put":
+                        conn.execute(_UPSERT, (key, text, None))
+                    elif conn.execute(_ADD, (key, text, None, now)).fetchall()[0][0] != 1:
+                        conn.execute("ROLLBACK")
+                        return False
+                conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+        return True
 
     def delete(self, key: str) -> bool:
         check_key(key)

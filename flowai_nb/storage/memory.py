@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms
-from .base import KeyValueStore, decode, encode
+from .base import KeyValueStore, Op, _check_ops, decode, encode
 
 __all__ = ["MemoryStore"]
 
@@ -56,6 +57,20 @@ class MemoryStore(KeyValueStore):
                 return False
             self._data[key] = (text, None if expires_at is None else now + expires_at)
             return True
+
+    def write(self, ops: Iterable[Op]) -> bool:
+        ops = _check_ops(ops)
+        texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
+        with self._lock:
+            now = now_ms()
+            if any(op == "add" and self._live(key, now) is not None for op, key, _ in texts):
+                return False
+            for _op, key, text in texts:
+                if text is None:
+                    self._data.pop(key, None)
+                else:
+                    self._data[key] = (text, None)
+        return True
 
     def delete(self, key: str) -> bool:
         check_key(key)

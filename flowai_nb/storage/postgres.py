@@ -10,6 +10,7 @@ expired``, so of several concurrent ``add`` calls exactly one wins.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 try:
@@ -21,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised with the driver hidde
     ) from exc
 
 from ._common import check_key, check_prefix, check_ttl, prefix_end, redact_url
-from .base import KeyValueStore, decode, encode
+from .base import KeyValueStore, Op, _check_ops, decode, encode
 
 __all__ = ["PostgresStore"]
 
@@ -36,6 +37,10 @@ _UPSERT = (
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
 )
 _ADD = _UPSERT + f" WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= {_NOW}"
+
+
+class _AddConflict(Exception):
+    """Rolls back a :meth:`PostgresStore.write` whose ``add`` found its key present."""
 
 
 class PostgresStore(KeyValueStore):
@@ -88,6 +93,28 @@ class PostgresStore(KeyValueStore):
         _, count = self._fetch(_ADD, (key, encode(value), check_ttl(ttl_ms)))
         return count == 1
 
+    def write(self, ops: Iterable[Op]) -> bool:
+        ops = _check_ops(ops)
+        texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
+        with self._lock:
+            if self._conn.broken:
+                self._conn = self._connect()
+            try:
+                with self._conn.transaction():
+                    with self._conn.cursor() as cur:
+                        for op, key, text in texts:
+                            if op == "delete":
+                                cur.execute("DELETE FROM flowai_kv WHERE key = %s", (key,))
+                            elif op == "put":
+                                cur.execute(_UPSERT, (key, text, None))
+                            else:
+                                cur.execute(_ADD, (key, text, None))
+                                if cur.rowcount != 1:
+                                    raise _AddConflict()
+            except _AddConflict:
+                return False
+        return True
+
     def delete(self, key: str) -> bool:
         check_key(key)
         rows, _ = self._fetch(f"DELETE FROM flowai_kv WHERE key = %s RETURNING {_LIVE}", (key,))
@@ -98,6 +125,17 @@ class PostgresStore(KeyValueStore):
         end = prefix_end(prefix)
         sql = f"SELECT key, value FROM flowai_kv WHERE key >= %s AND {_LIVE}"
         params: tuple[Any, ...] = (prefix,)
+        if end is not None:
+            sql += " AND key < %s"
+            params += (end,)
+        rows, _ = self._fetch(sql + " ORDER BY key", params)
+        return [(k, decode(v)) for k, v in rows]
+
+    def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        check_prefix(prefix)
+        end = prefix_end(prefix)
+        sql = f"SELECT key, value FROM flowai_kv WHERE key >= %s AND key > %s AND {_LIVE}"
+        params: tuple[Any, ...] = (prefix, check_key(after))
         if end is not None:
             sql += " AND key < %s"
             params += (end,)

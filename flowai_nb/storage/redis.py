@@ -9,6 +9,7 @@ persistence setting (AOF/RDB), not the client's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 try:
@@ -19,9 +20,20 @@ except ImportError as exc:  # pragma: no cover - exercised with the driver hidde
     ) from exc
 
 from ._common import check_key, check_prefix, check_ttl, redact_url
-from .base import KeyValueStore, decode, encode
+from .base import KeyValueStore, Op, _check_ops, decode, encode
 
 __all__ = ["RedisStore"]
+
+_WRITE = """
+for i, key in ipairs(KEYS) do
+  if ARGV[2 * i - 1] == 'add' and redis.call('EXISTS', key) == 1 then return 0 end
+end
+for i, key in ipairs(KEYS) do
+  local op = ARGV[2 * i - 1]
+  if op == 'delete' then redis.call('DEL', key) else redis.call('SET', key, ARGV[2 * i]) end
+end
+return 1
+"""
 
 _GLOB_SPECIAL = {c: "\\" + c for c in "\\*?[]^-"}
 
@@ -62,6 +74,16 @@ class RedisStore(KeyValueStore):
     def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
         done = self._client.set(check_key(key), encode(value), px=check_ttl(ttl_ms), nx=True)
         return bool(done)
+
+    def write(self, ops: Iterable[Op]) -> bool:
+        ops = _check_ops(ops)
+        if not ops:
+            return True
+        args: list[str] = []
+        for op, _, value in ops:
+            args += [op, "" if op == "delete" else encode(value)]
+        keys = [key for _, key, _ in ops]
+        return self._client.eval(_WRITE, len(keys), *keys, *args) == 1
 
     def delete(self, key: str) -> bool:
         return self._client.delete(check_key(key)) == 1

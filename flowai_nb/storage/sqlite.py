@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
-from .base import KeyValueStore, decode, encode
+from .base import KeyValueStore, Op, _check_ops, decode, encode
 
 __all__ = ["SqliteStore"]
 
@@ -87,6 +88,29 @@ class SqliteStore(KeyValueStore):
         expires_at = None if ttl is None else now + ttl
         return self._run(_ADD, (key, text, expires_at, now)).rowcount == 1
 
+    def write(self, ops: Iterable[Op]) -> bool:
+        ops = _check_ops(ops)
+        texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = now_ms()
+                for op, key, text in texts:
+                    if op == "delete":
+                        conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+                    elif op == "put":
+                        conn.execute(_UPSERT, (key, text, None))
+                    elif conn.execute(_ADD, (key, text, None, now)).rowcount != 1:
+                        conn.execute("ROLLBACK")
+                        return False
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return True
+
     def delete(self, key: str) -> bool:
         check_key(key)
         with self._lock:
@@ -100,6 +124,18 @@ class SqliteStore(KeyValueStore):
         end = prefix_end(prefix)
         sql = f"SELECT key, value FROM kv WHERE key >= ? AND {_LIVE}"
         params: tuple[Any, ...] = (prefix, now_ms())
+        if end is not None:
+            sql += " AND key < ?"
+            params += (end,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY key", params).fetchall()
+        return [(k, decode(v)) for k, v in rows]
+
+    def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        check_prefix(prefix)
+        end = prefix_end(prefix)
+        sql = f"SELECT key, value FROM kv WHERE key >= ? AND key > ? AND {_LIVE}"
+        params: tuple[Any, ...] = (prefix, check_key(after), now_ms())
         if end is not None:
             sql += " AND key < ?"
             params += (end,)

@@ -23,7 +23,7 @@ _DELTAS = ("text-delta", "reasoning-delta")
 
 @dataclass
 class TrackedRun:
-    """One run's events as Studio saw them, plus the stream that can cancel it."""
+    """One run as Studio saw it: a summary, and (for runs it started) every event."""
 
     workspace: str
     run_id: str
@@ -33,27 +33,37 @@ class TrackedRun:
     events: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"
     done: bool = False
+    started_at: int | None = None
+    updated_at: int | None = None
+    count: int = 0
+    finish: dict[str, Any] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def add(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
-        if event.get("type") == "run-finish":
+    def add(self, event: dict[str, Any], *, keep: bool = True) -> None:
+        """Fold one event into the summary; ``keep`` also stores it for replay."""
+        if keep:
+            self.events.append(event)
+        self.count += 1
+        kind = event.get("type")
+        if kind == "run-start":
+            self.prompt = event.get("prompt") or self.prompt
+        if kind == "run-finish":
             self.status = event.get("status") or "completed"
-        elif event.get("type") == "approval-required":
+            self.finish = event
+        elif kind == "approval-required":
             self.status = "paused"
-        elif event.get("type") == "approval-decision" and self.status == "paused":
+        elif kind == "approval-decision" and self.status == "paused":
             self.status = "running"
+        self.started_at = self.started_at or event.get("ts")
+        self.updated_at = event.get("ts") or self.updated_at
         self.changed.set()
 
     def summary(self) -> dict[str, Any]:
-        first = self.events[0] if self.events else {}
-        last = self.events[-1] if self.events else {}
-        finish = last if last.get("type") == "run-finish" else {}
         return {"runId": self.run_id, "threadId": self.thread_id, "workspace": self.workspace,
-                "prompt": self.prompt, "status": self.status, "startedAt": first.get("ts"),
-                "updatedAt": last.get("ts"), "events": len(self.events),
-                "text": finish.get("text"), "traceId": finish.get("traceId"),
-                "usage": finish.get("usage")}
+                "prompt": self.prompt, "status": self.status, "startedAt": self.started_at,
+                "updatedAt": self.updated_at, "events": self.count,
+                "text": self.finish.get("text"), "traceId": self.finish.get("traceId"),
+                "usage": self.finish.get("usage")}
 
 
 class RunHub:
@@ -75,6 +85,18 @@ class RunHub:
         task.add_done_callback(self._tasks.discard)
         return run
 
+    def observe(self, workspace: str, event: dict[str, Any]) -> None:
+        """Note an event seen in the journal (any process): keeps the run's summary."""
+        run_id = event.get("runId")
+        if not isinstance(run_id, str):
+            return
+        run = self.runs.get(run_id)
+        if run is None:
+            run = TrackedRun(workspace, run_id, str(event.get("threadId")), "")
+            self.runs[run_id] = run
+        if run.stream is None:  # runs started here are folded by _drain
+            run.add(event, keep=False)
+
     async def _drain(self, run: TrackedRun, stream: Any) -> None:
         try:
             async for event in stream:
@@ -87,6 +109,11 @@ class RunHub:
             run.status = stream.status
         run.done = True
         run.changed.set()
+
+    def started_here(self, run_id: str) -> bool:
+        """Whether this Studio started the run (so it holds every event)."""
+        run = self.runs.get(run_id)
+        return run is not None and run.stream is not None
 
     async def events(self, run_id: str, after: int = -1) -> AsyncIterator[list[dict[str, Any]]]:
         """Batches of the run's events with ``seq > after``: the past at once, then live."""

@@ -22,7 +22,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["COOKIE", "Guard", "LOOPBACK_HOSTS"]
+__all__ = ["COOKIE", "Guard", "LOOPBACK_HOSTS", "check_token"]
 
 COOKIE = "flowai_studio"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -46,6 +46,12 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def check_token(token: str | None) -> None:
+    """Refuse a token too short to keep anyone out (``None`` means no token check)."""
+    if token is not None and (not isinstance(token, str) or len(token) < 8):
+        raise ValueError("the Studio token must be a string of at least 8 characters")
+
+
 class Guard:
     """Wrap ``app`` with the checks above.
 
@@ -59,8 +65,7 @@ class Guard:
 
     def __init__(self, app: ASGIApp, *, token: str | None,
                  hosts: Iterable[str] | None = LOOPBACK_HOSTS) -> None:
-        if token is not None and (not isinstance(token, str) or len(token) < 8):
-            raise ValueError("the Studio token must be a string of at least 8 characters")
+        check_token(token)
         self.app = app
         self.token = token
         self.hosts = None if hosts is None else {h.lower().strip("[]") for h in hosts}

@@ -61,9 +61,19 @@ class StudioState:
         self.hub = RunHub()
         self.evals: dict[str, _EvalJob] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._watched: set[str] = set()
 
     def runtime(self, workspace: str) -> Any:
-        return self.app.runtime(workspace)
+        runtime = self.app.runtime(workspace)
+        if workspace not in self._watched and _journal(runtime):
+            self._watched.add(workspace)
+            self.spawn(self._watch(workspace, runtime))
+        return runtime
+
+    async def _watch(self, workspace: str, runtime: Any) -> None:
+        """Note every run that starts from now on, in any process sharing the store."""
+        async for event in runtime.subscribe():
+            self.hub.observe(workspace, event)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -259,7 +269,7 @@ async def start_run(request: Request, state: StudioState) -> Any:
 async def cancel_run(request: Request, state: StudioState) -> Any:
     run_id = request.path_params["run"]
     run = state.hub.runs.get(run_id)
-    if run is None or run.stream is None:
+    if not state.hub.started_here(run_id):
         raise HTTPError(404, f"run {run_id!r} is not running in this Studio (runs started "
                              "elsewhere are cancelled where they run)")
     if run.status in TERMINAL:
@@ -268,31 +278,85 @@ async def cancel_run(request: Request, state: StudioState) -> Any:
     return {"runId": run_id, "cancelling": True}
 
 
+def _journal(runtime: Any) -> bool:
+    """Whether the runtime has the durable journal (``subscribe``, SPEC §5.2)."""
+    return callable(getattr(runtime, "subscribe", None))
+
+
 async def _follow(state: StudioState, ws: str, run_id: str,
                   after: int) -> AsyncIterator[tuple[str, Any]]:
-    """Batches of the run's events after ``after``.
+    """Batches of the run's events after ``after``, live until its ``run-finish``.
 
-    A run this Studio started is followed live; a run started elsewhere is read
-    from its trace in the shared store (saved when it pauses and when it ends),
-    polled until it finishes.
+    A finished run is replayed from its trace. A live one is followed through the
+    runtime's journal (``runtime.subscribe``), which also sees runs of other
+    processes sharing the store. Without a journal, a run this Studio started is
+    followed from its own stream, and one started elsewhere from its trace (saved
+    when it pauses and when it ends), polled until it finishes.
     """
-    if run_id in state.hub.runs:
+    rt = state.runtime(ws)
+    trace = rt.get_trace(f"trace-{run_id}") or {}
+    if trace.get("status") in TERMINAL:
+        events = [e for e in trace.get("events") or [] if e.get("seq", -1) > after]
+        if events:
+            yield str(events[-1]["seq"]), compact(events)
+        return
+    if _journal(rt):
+        async for batch in _subscribed(rt, run_id, after):
+            yield str(batch[-1]["seq"]), compact(batch)
+        return
+    if state.hub.started_here(run_id):
         async for batch in state.hub.events(run_id, after):
             yield str(batch[-1]["seq"]), compact(batch)
         return
-    rt = state.runtime(ws)
     while True:
         trace = rt.get_trace(f"trace-{run_id}") or {}
         events = [e for e in trace.get("events") or [] if e.get("seq", -1) > after]
         if events:
             after = events[-1]["seq"]
             yield str(after), compact(events)
-        if trace.get("status") in TERMINAL or run_id in state.hub.runs:
+        if trace.get("status") in TERMINAL or state.hub.started_here(run_id):
             break
         await asyncio.sleep(_TRACE_POLL_S)
-    if run_id in state.hub.runs:  # resumed from this Studio meanwhile
+    if state.hub.started_here(run_id):  # resumed from this Studio meanwhile
         async for batch in state.hub.events(run_id, after):
             yield str(batch[-1]["seq"]), compact(batch)
+
+
+async def _subscribed(rt: Any, run_id: str,
+                      after: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """The run's journal from ``after + 1``, in batches of whatever has arrived."""
+    subscription = rt.subscribe(run_id=run_id, since_seq=after + 1)
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for event in subscription:
+                queue.put_nowait(event)
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.ensure_future(pump())
+    try:
+        ended = False
+        while not ended:
+            item = await queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    ended = True
+                    break
+                batch.append(item)
+            yield batch
+            if batch[-1].get("type") == "run-finish":
+                break
+    finally:
+        task.cancel()
+        close = getattr(subscription, "aclose", None)
+        if close is not None:
+            await close()
 
 
 @_endpoint
@@ -300,8 +364,39 @@ async def run_events(request: Request, state: StudioState) -> Any:
     ws, run_id = request.path_params["ws"], request.path_params["run"]
     after = _after(request)
     if run_id not in state.hub.runs and state.runtime(ws).get_trace(f"trace-{run_id}") is None:
-        raise HTTPError(404, f"no run {run_id!r} in workspace {ws!r}")
+        raise HTTPError(404, f"no run {run_id!r} in workspace {ws!r} (it has not started, "
+                             "or it lives in another store)")
     return _sse(_follow(state, ws, run_id, after))
+
+
+@_endpoint
+async def thread_events(request: Request, state: StudioState) -> Any:
+    """Every run of a thread, replayed then live; event ids are ``runId:seq``."""
+    ws, thread = request.path_params["ws"], request.path_params["thread"]
+    rt = state.runtime(ws)
+    if not _journal(rt):
+        raise HTTPError(501, "following a whole thread needs the run journal "
+                             "(runtime.subscribe); follow its runs one by one instead")
+    last = request.headers.get("last-event-id") or request.query_params.get("after") or ""
+    if last and (":" not in last or not last.rpartition(":")[2].isdigit()):
+        raise HTTPError(400, f"Last-Event-ID / after must be 'runId:seq', got {last!r}")
+
+    async def batches() -> AsyncIterator[tuple[str, Any]]:
+        skipping = bool(last)
+        subscription = rt.subscribe(thread_id=thread)
+        try:
+            async for event in subscription:
+                event_id = f"{event.get('runId')}:{event.get('seq')}"
+                if skipping:
+                    skipping = event_id != last
+                    continue
+                yield event_id, [event]
+        finally:
+            close = getattr(subscription, "aclose", None)
+            if close is not None:
+                await close()
+
+    return _sse(batches())
 
 
 @_endpoint
@@ -504,6 +599,7 @@ def routes() -> list[Route]:
         Route(f"{w}/runs/{{run}}/events", run_events),
         Route(f"{w}/runs/{{run}}/cancel", cancel_run, methods=["POST"]),
         Route(f"{w}/threads", list_threads),
+        Route(f"{w}/threads/{{thread}}/events", thread_events),
         Route(f"{w}/approvals", list_approvals),
         Route(f"{w}/approvals/{{approval}}", decide, methods=["POST"]),
         Route(f"{w}/plans", list_plans),

@@ -36,18 +36,22 @@ class StudioServer:
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 8765,
                  token: str | None = None) -> None:
+        from ._security import check_token
         from .web import create_studio_app
 
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer from 0 to 65535, got {port!r}")
+        check_token(token)
         self.app = app
         self.host = host
         self.token = token or secrets.token_urlsafe(24)
         hosts = {"127.0.0.1", "localhost", "::1", host}
         if host in ("0.0.0.0", "::"):
             hosts |= {socket.gethostname(), socket.getfqdn()}
+        routes, lifespans = _mcp(app, host)
         self.asgi = create_studio_app(app, token=self.token, hosts=hosts,
-                                      extra_routes=_mcp_routes(app))
+                                      extra_routes=routes, lifespans=lifespans)
+        self.mcp = bool(routes)
         self.port = port
         self._server: Any = None
         self._task: asyncio.Task[Any] | None = None
@@ -95,13 +99,25 @@ class StudioServer:
         return f"<StudioServer {self.url} app={self.app.name!r}>"
 
 
-def _mcp_routes(app: Any) -> list[Any]:
-    """MCP at ``/mcp`` when the MCP surface exists (flowai_nb.mcp), else nothing."""
+def _mcp(app: Any, host: str) -> tuple[list[Any], list[Any]]:
+    """MCP (Streamable HTTP) at ``/mcp`` for the app's first workspace, when the MCP
+    extra is installed: its routes and the lifespan that runs its session manager.
+
+    Studio's guard checks the token, Host and Origin in front of it, as for ``/api``.
+    """
     try:
-        from ..mcp import studio_routes  # type: ignore[attr-defined]
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        from ..mcp import RuntimeMCPServer
     except ImportError:
-        return []
-    return list(studio_routes(app))
+        return [], []
+    from starlette.routing import Route
+
+    served = RuntimeMCPServer(app.runtime(app.default_workspace))
+    inner = served.server.streamable_http_app(
+        streamable_http_path="/mcp", host=host,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+    return [Route("/mcp", endpoint=inner)], [lambda: inner.router.lifespan_context(inner)]
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -117,6 +133,9 @@ async def _serve(args: argparse.Namespace) -> int:
         return 2
     print(f"flowai_nb Studio for {app.name!r} ({len(app.workspaces)} workspace(s))")
     print(f"  open: {server.login_url}", flush=True)
+    if server.mcp:
+        print(f"  MCP (workspace {app.default_workspace!r}): {server.url}mcp "
+              "(send the token as 'Authorization: Bearer <token>')", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  warning: listening on {args.host}: anyone who can reach it and has the "
               "token can run agents", file=sys.stderr)

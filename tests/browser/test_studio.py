@@ -72,6 +72,7 @@ def studio_page(browser, request, tmp_path, studio_cli):
     login, folder = studio_cli
     page.goto(login)
     expect(page.get_by_label("Workspace")).to_have_value("lisbon")
+    expect(page.get_by_role("button", name="Run")).to_be_enabled()  # the workspace is ready
     yield page, folder
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -93,7 +94,8 @@ def test_chat_run_streams_then_approve_completes_and_dispatches_once(studio_page
     page.get_by_label("Prompt").fill(PROMPT)
     page.get_by_role("button", name="Run").click()
     run = page.locator(".st-run").first
-    expect(run.locator(".fa-text").first).to_contain_text("Let me ask the analyst.")
+    expect(run.locator(".fa-text").first).to_contain_text("Let me ask the analyst.",
+                                                          timeout=30_000)
     expect(run.locator(".fa-status")).to_have_text("waiting for approval", timeout=30_000)
     card = page.locator(".st-card").first
     expect(card).to_contain_text("lisbon-restock@v1")

@@ -148,3 +148,17 @@ def test_an_unknown_toolkit_id_without_mcp_config_is_still_refused() -> None:
         fa.define_runtime(fa.define_tenant("acme", "1"), agents=[fa.define_specialist(
             "ops", model="m", prompt="p", toolkits=["sql"],
             tool_approvals={"github.create_issue": "always"})])
+
+
+def test_secret_header_values_are_unwrapped_and_never_echoed() -> None:
+    from pydantic import SecretStr
+
+    from flowai_nb.mcp.toolkit import parse_config
+
+    parsed = parse_config("calc", {"url": "http://127.0.0.1:1/mcp",
+                                   "headers": {"Authorization": SecretStr("Bearer s3")}})
+    assert parsed["headers"] == {"Authorization": "Bearer s3"}
+    with pytest.raises(ValueError) as info:
+        parse_config("calc", {"url": "http://x", "headers": {"Authorization": 7,
+                                                             "X-Key": "s3cr3t"}})
+    assert "['Authorization']" in str(info.value) and "s3cr3t" not in str(info.value)

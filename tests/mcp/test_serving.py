@@ -202,6 +202,7 @@ def test_ask_runs_the_coordinator_or_a_specialist_with_progress(
     assert wrong.is_error and "nobody" in wrong.content[0].text
     trace = approver.get_trace(answer.structured_content["traceId"])
     assert trace is not None and trace["events"][0]["prompt"] == "What is 2+3?"
+    assert trace["tags"] == {"via": "mcp"}
 
 
 @pytest.mark.parametrize("served", ["stdio"], indirect=True)
@@ -211,3 +212,41 @@ def test_a_stray_print_in_a_tool_does_not_corrupt_stdio(served: Served) -> None:
             return await session.call_tool("add", {"a": 1, "b": 1})
 
     assert run(scenario()).structured_content == {"sum": 2}
+
+
+@pytest.mark.parametrize("served", ["stdio"], indirect=True)
+def test_wait_for_approval_continues_a_call_after_the_server_restarted(
+        served: Served, approver: Any) -> None:
+    async def scenario() -> Any:
+        async with served.connect() as session:
+            first = await session.call_tool("wipe_table", {"table": "audit"})
+        approval_id = first.structured_content["approvalId"]
+        await approver.respond_to_approval(approval_id, "approve")
+        async with served.connect() as session:  # a new server process on the same store
+            return await session.call_tool("wait_for_approval", {"approvalId": approval_id})
+
+    result = run(scenario())
+    assert not result.is_error, result.content[0].text
+    assert result.content[0].text == "wiped audit"
+    events = trace_of(approver, "wipe_table", {"table": "audit"})
+    assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "completed"
+
+
+def test_ask_waits_at_a_gate_inside_the_run_like_a_tool_call(
+        served: Served, approver: Any) -> None:
+    script = json.dumps({"script": [{"tool": "wipe_table", "args": {"table": "carts"}},
+                                    {"text": "Carts are empty."}]})
+
+    async def scenario() -> Any:
+        async with served.connect() as session:
+            first = await session.call_tool("ask", {"prompt": script, "agent": "calc"})
+            approval_id = first.structured_content["approvalId"]
+            await approver.respond_to_approval(approval_id, "approve")
+            done = await session.call_tool("wait_for_approval", {"approvalId": approval_id})
+        return first, done
+
+    first, done = run(scenario())
+    assert first.structured_content["status"] == "pending_approval"
+    assert first.structured_content["target"] == "wipe_table"
+    assert not done.is_error and done.content[0].text == "Carts are empty."
+    assert done.structured_content["status"] == "completed"

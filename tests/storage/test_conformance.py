@@ -145,6 +145,34 @@ def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) 
     assert store.keys() == []
 
 
+def test_write_applies_all_ops_or_none(store: KeyValueStore) -> None:
+    store.put("gone", 1)
+    store.put("taken", "x")
+    scoped = store.scoped("t")
+    assert store.write([("put", "a", {"n": 1}), ("add", "b", [2]), ("delete", "gone", None)])
+    assert (store.get("a"), store.get("b"), store.get("gone")) == ({"n": 1}, [2], None)
+    # an add that finds its key present rolls the whole write back
+    assert not store.write([("put", "a", "changed"), ("add", "taken", "y"), ("put", "c", 3)])
+    assert (store.get("a"), store.get("taken"), store.get("c")) == ({"n": 1}, "x", None)
+    assert scoped.write([("add", "k", 1)]) and store.get("t/k") == 1
+    assert store.write([])
+    with pytest.raises(TypeError, match="a store write is"):
+        store.write([("upsert", "k", 1)])
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        store.write([("put", "ok", 1), ("put", "bad", object())])
+    assert store.get("ok") is None
+
+
+def test_concurrent_writes_with_adds_have_one_winner(store: KeyValueStore) -> None:
+    def attempt(i: int) -> bool:
+        return store.write([("add", "winner", i), ("put", f"by/{i}", i)])
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(16)))
+    assert results.count(True) == 1
+    assert store.keys("by/") == [f"by/{results.index(True)}"]
+
+
 # --- tenants -------------------------------------------------------------------------------
 
 def test_scoped_stores_isolate_tenants(store: KeyValueStore) -> None:

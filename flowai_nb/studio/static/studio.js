@@ -248,6 +248,7 @@ function addRun(runId) {
 
 async function startRun(event) {
   event.preventDefault();
+  if ($("st-run").disabled) return; // not ready yet, or a run is being started
   const prompt = $("st-prompt").value.trim();
   $("st-chat-error").textContent = "";
   if (!prompt) { $("st-chat-error").textContent = "Type a prompt first."; return; }
@@ -560,6 +561,7 @@ function selectTab(name) {
 }
 
 async function selectWorkspace(name) {
+  $("st-run").disabled = true; // until the workspace is ready (a run must not be wiped)
   state.workspace = name;
   localStorage.setItem("flowai-studio-workspace", name);
   try {
@@ -571,6 +573,7 @@ async function selectWorkspace(name) {
   $("st-eval-request").value = exampleEval();
   await openThread(null);
   selectTab(state.tab);
+  $("st-run").disabled = false;
 }
 
 function setTheme(theme) {
