@@ -11,16 +11,19 @@ function cellText(v) {
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 
-function grid(columns, rows, onRow) {
+// Columns named in `wrap` wrap at word boundaries (prose such as descriptions);
+// the others stay on one line.
+function grid(columns, rows, onRow, wrap = []) {
   const head = h("tr", {}, ...columns.map((c) => h("th", { text: String(c) })));
   const body = rows.map((row, i) => {
-    const tr = h("tr", { class: onRow ? "fa-clickable" : undefined },
-      ...row.map((v) => h("td", { class: v === null ? "fa-null" : undefined,
+    const tr = h("tr", { class: onRow ? "fnb-clickable" : undefined },
+      ...row.map((v, j) => h("td", {
+        class: v === null ? "fnb-null" : wrap.includes(columns[j]) ? "fnb-wrap" : undefined,
         text: v === null ? "null" : cellText(v) })));
     if (onRow) tr.addEventListener("click", () => onRow(i));
     return tr;
   });
-  return h("table", { class: "fa-grid" }, h("thead", {}, head), h("tbody", {}, ...body));
+  return h("table", { class: "fnb-grid" }, h("thead", {}, head), h("tbody", {}, ...body));
 }
 
 function resultView(model) {
@@ -34,16 +37,16 @@ function resultView(model) {
   const go = (start) => model.send({ type: "page", offset: start });
   const lastPage = Math.max(0, Math.floor((count - 1) / size) * size);
   const button = (text, start, disabled) => {
-    const b = h("button", { class: "fa-btn fa-page", text, title: `rows from ${start + 1}` });
+    const b = h("button", { class: "fnb-btn fnb-page", text, title: `rows from ${start + 1}` });
     b.disabled = disabled;
     b.addEventListener("click", () => go(start));
     return b;
   };
-  const pager = h("div", { class: "fa-pager" },
+  const pager = h("div", { class: "fnb-pager" },
     button("«", 0, offset === 0), button("‹", Math.max(0, offset - size), offset === 0),
-    h("span", { class: "fa-range", text: label }),
+    h("span", { class: "fnb-range", text: label }),
     button("›", offset + size, end >= count), button("»", lastPage, end >= count));
-  return [h("div", { class: "fa-grid-wrap" }, grid(model.get("columns"), model.get("rows"))), pager];
+  return [h("div", { class: "fnb-grid-wrap" }, grid(model.get("columns"), model.get("rows"))), pager];
 }
 
 function tableDetail(info) {
@@ -55,23 +58,24 @@ function tableDetail(info) {
     c.description || "",
   ]);
   const fks = (info.foreignKeys || []).map((fk) =>
-    h("div", { class: "fa-dim", text:
+    h("div", { class: "fnb-dim", text:
       `${fk.columns.join(", ")} → ${fk.referencesTable}(${(fk.referencesColumns || []).join(", ")})` }));
-  return h("div", { class: "fa-table-detail" },
-    h("div", { class: "fa-title" }, h("code", { text: info.table }),
-      h("span", { class: "fa-dim", text: `${fmtCount(info.rowCount)} rows` }),
+  return h("div", { class: "fnb-table-detail" },
+    h("div", { class: "fnb-title" }, h("code", { text: info.table }),
+      h("span", { class: "fnb-dim", text: `${fmtCount(info.rowCount)} rows` }),
       info.description ? h("span", { text: info.description }) : null),
-    grid(["column", "type", "nulls", "distinct", "samples", "description"], rows), ...fks);
+    grid(["column", "type", "nulls", "distinct", "samples", "description"], rows, null,
+      ["samples", "description"]), ...fks);
 }
 
 function catalogView(model) {
   const tables = model.get("tables") || [];
   const selected = model.get("table");
   const select = (name) => model.send({ type: "select", table: name });
-  const list = h("ul", { class: "fa-table-list" }, ...tables.map((t) =>
-    h("li", { class: t.table === selected ? "fa-selected" : undefined, onclick: () => select(t.table) },
-      h("code", { text: t.table }), " ", h("span", { class: "fa-dim", text: fmtCount(t.rowCount) }))));
-  const input = h("input", { class: "fa-search", type: "search", placeholder: "search the catalog…" });
+  const list = h("ul", { class: "fnb-table-list" }, ...tables.map((t) =>
+    h("li", { class: t.table === selected ? "fnb-selected" : undefined, onclick: () => select(t.table) },
+      h("code", { text: t.table }), " ", h("span", { class: "fnb-dim", text: fmtCount(t.rowCount) }))));
+  const input = h("input", { class: "fnb-search", type: "search", placeholder: "search the catalog…" });
   input.value = model.get("query") || "";
   const submit = () => {
     if (input.value.trim()) model.send({ type: "search", query: input.value });
@@ -81,37 +85,37 @@ function catalogView(model) {
     e.stopPropagation();
     if (e.key === "Enter") { e.preventDefault(); submit(); }
   });
-  const form = h("div", { class: "fa-search-form" }, input,
-    h("button", { class: "fa-btn", type: "button", text: "search", onclick: submit }));
+  const form = h("div", { class: "fnb-search-form" }, input,
+    h("button", { class: "fnb-btn", type: "button", text: "search", onclick: submit }));
   const results = model.get("query")
-    ? h("ol", { class: "fa-results" }, ...(model.get("results") || []).map((r) =>
-      h("li", { class: "fa-clickable", onclick: () => select(r.table) },
+    ? h("ol", { class: "fnb-results" }, ...(model.get("results") || []).map((r) =>
+      h("li", { class: "fnb-clickable", onclick: () => select(r.table) },
         h("code", { text: r.table }), " ",
-        h("span", { class: "fa-dim", text: `score ${Number(r.score).toFixed(2)}` }),
+        h("span", { class: "fnb-dim", text: `score ${Number(r.score).toFixed(2)}` }),
         (r.matchedColumns || []).length ? ` · ${r.matchedColumns.join(", ")}` : "",
-        r.description ? h("div", { class: "fa-dim", text: r.description }) : null)))
+        r.description ? h("div", { class: "fnb-dim", text: r.description }) : null)))
     : null;
   const noHits = model.get("query") && !(model.get("results") || []).length
-    ? h("div", { class: "fa-dim", text: "no matching tables" }) : null;
+    ? h("div", { class: "fnb-dim", text: "no matching tables" }) : null;
   const info = model.get("table_info");
   const detail = info && info.table ? tableDetail(info)
-    : h("div", { class: "fa-dim", text: "pick a table to see its columns" });
-  return [h("div", { class: "fa-catalog" },
-    h("div", { class: "fa-catalog-side" }, form, results, noHits, list), detail)];
+    : h("div", { class: "fnb-dim", text: "pick a table to see its columns" });
+  return [h("div", { class: "fnb-catalog" },
+    h("div", { class: "fnb-catalog-side" }, form, results, noHits, list), detail)];
 }
 
 function render({ model, el }) {
-  const root = h("div", { class: "flowai fa-data" });
+  const root = h("div", { class: "flowai fnb-data" });
   el.append(root);
   const draw = () => {
     const error = model.get("error");
     const isResult = model.get("mode") === "result";
-    const head = h("div", { class: "fa-title" }, h("b", { text: model.get("title") || "" }),
-      isResult ? h("span", { class: "fa-dim",
+    const head = h("div", { class: "fnb-title" }, h("b", { text: model.get("title") || "" }),
+      isResult ? h("span", { class: "fnb-dim",
         text: `${fmtCount(model.get("row_count"))} rows × ${model.get("columns").length} columns` })
-        : h("span", { class: "fa-dim", text: `${(model.get("tables") || []).length} tables` }));
+        : h("span", { class: "fnb-dim", text: `${(model.get("tables") || []).length} tables` }));
     root.replaceChildren(...[head, ...(isResult ? resultView(model) : catalogView(model)),
-      error ? h("div", { class: "fa-error", text: error }) : null].filter(Boolean));
+      error ? h("div", { class: "fnb-error", text: error }) : null].filter(Boolean));
   };
   draw();
   const names = ["mode", "title", "tables", "table", "table_info", "query", "results", "columns",

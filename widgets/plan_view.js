@@ -8,7 +8,7 @@ function payloadOf(action) {
 }
 
 function render({ model, el }) {
-  const root = h("div", { class: "flowai fa-plan" });
+  const root = h("div", { class: "flowai fnb-plan" });
   el.append(root);
   const draw = () => {
     const actions = model.get("actions") || [];
@@ -17,19 +17,19 @@ function render({ model, el }) {
     const rows = actions.map((action, i) => {
       const status = statuses[i] || planStatus;
       const refs = action?.references && Object.keys(action.references).length
-        ? h("div", { class: "fa-refs", text: `references: ${oneLine(action.references, 120)}` })
+        ? h("div", { class: "fnb-refs", text: `references: ${oneLine(action.references, 120)}` })
         : null;
-      return h("tr", { class: "fa-action", "data-status": status },
+      return h("tr", { class: "fnb-action", "data-status": status },
         h("td", { text: String(i + 1) }),
         h("td", {}, h("code", { text: action?.kind ?? "?" })),
         h("td", {}, kvTable(payloadOf(action)), refs),
         h("td", {}, badge(status.replace(/_/g, " "))));
     });
     root.replaceChildren(
-      h("div", { class: "fa-title" }, "plan ", h("code", { text: model.get("plan") }), " ",
+      h("div", { class: "fnb-title" }, "plan ", h("code", { text: model.get("plan") }), " ",
         badge(planStatus.replace(/_/g, " ")),
-        h("span", { class: "fa-dim", text: ` ${model.get("plan_id")}` })),
-      h("table", { class: "fa-actions" },
+        h("span", { class: "fnb-dim", text: ` ${model.get("plan_id")}` })),
+      h("table", { class: "fnb-actions" },
         h("tr", {}, h("th", { text: "#" }), h("th", { text: "kind" }),
           h("th", { text: "payload" }), h("th", { text: "status" })),
         ...rows));

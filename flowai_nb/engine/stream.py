@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from .blocking import drive
+
 __all__ = ["RunStream"]
 
 _DELTAS = frozenset({"text-delta", "reasoning-delta"})
@@ -168,31 +170,21 @@ class RunStream:
                 f"runtime.respond_to_approval({parked!r}, 'approve'|'reject'|'revise') before "
                 f"asking for the next event, or pass approvals='auto_approve'"
             )
-        loop = self._loop_for_sync()
-        try:
-            return loop.run_until_complete(self.__anext__())
-        except StopAsyncIteration:
-            if loop is self._sync_loop:
-                loop.close()
-                self._sync_loop = None
-            raise StopIteration from None
-
-    def _loop_for_sync(self) -> asyncio.AbstractEventLoop:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not None:
-            # A notebook cell: the kernel's loop is running. nest_asyncio is
-            # acceptable here only because a sync consumer cannot wait for a
-            # click anyway (gates are answered by code or a headless policy).
-            import nest_asyncio
-
-            nest_asyncio.apply(running)
-            return running
+        if self._task is not None and self._task.get_loop() is not self._sync_loop:
+            raise RuntimeError(
+                f"run {self.run_id} already streams on an event loop (it was started with "
+                "`async for` or start()); keep consuming it with `async for event in stream`"
+            )
         if self._sync_loop is None or self._sync_loop.is_closed():
             self._sync_loop = asyncio.new_event_loop()
-        return self._sync_loop
+        try:
+            # In a notebook cell the kernel's loop is running: the run gets a loop of its
+            # own on a helper thread instead of re-entering the kernel's (SPEC §14).
+            return drive(self._sync_loop, self.__anext__())
+        except StopAsyncIteration:
+            self._sync_loop.close()
+            self._sync_loop = None
+            raise StopIteration from None
 
     def __repr__(self) -> str:
         return f"<RunStream run={self.run_id} status={self.status} events={self.events_seen}>"

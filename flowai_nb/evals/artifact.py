@@ -203,7 +203,8 @@ class EvalArtifact(SpecModel):
             "<details><summary>failing samples</summary><ul>") + "".join(
             f"<li><code>{html.escape(cid)}</code> #{s.index}: {html.escape(s.reason())}</li>"
             for cid, s in fails) + "</ul></details>"
-        color = "#1a7f37" if self.passed else "#cf222e"
+        color = ("var(--jp-success-color1,#1a7f37)" if self.passed
+                 else "var(--jp-error-color1,#cf222e)")
         return (f"<div class='flowai-eval'><p style='color:{color}'><b>"
                 f"{html.escape(self._title())}</b></p><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody></table>{fail_html}</div>")

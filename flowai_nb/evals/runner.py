@@ -51,6 +51,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..engine.blocking import drive, run_sync
 from ..engine.options import RunOptions
 from .artifact import CaseResult, EvalArtifact, SampleResult
 from .models import EvalConfig, EvalRequest, EvalTestCase, parse_eval_request
@@ -96,23 +97,18 @@ class EvalStream:
         await self._agen.aclose()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError("plain `for` over an eval stream needs a thread with no running "
-                               "event loop; use `async for` here (or run_eval_sync)")
+        # A loop of our own; inside a notebook cell it runs on a helper thread, so the
+        # kernel's running loop is never re-entered (SPEC §14).
         loop = asyncio.new_event_loop()
         try:
             while True:
                 try:
-                    yield loop.run_until_complete(self.__anext__())
+                    yield drive(loop, self.__anext__())
                 except StopAsyncIteration:
                     return
         finally:
-            loop.run_until_complete(self.aclose())
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            drive(loop, self.aclose())
+            drive(loop, loop.shutdown_asyncgens())
             loop.close()
 
 
@@ -148,20 +144,12 @@ def run_eval_sync(runtime: Any, request: Any, *,
     """Run an eval from synchronous code and return the validated :class:`EvalArtifact`.
 
     With no running event loop this uses ``asyncio.run``. Inside a running loop (a
-    notebook cell) it applies ``nest_asyncio`` and runs there: fine for evals, whose
-    approvals are answered by the test cases, but never use it for a run that waits
-    for a click (nest-asyncio drops widget clicks on ipykernel 7.4; ``await
-    run_eval(...)`` instead).
+    notebook cell) the eval runs on a loop of its own in a helper thread while the cell
+    waits: the kernel's loop is never re-entered (no nest-asyncio). The kernel is busy
+    until the eval ends; ``await run_eval(...)`` or ``%flowai_eval`` (a live view that
+    returns at once) keep it responsive.
     """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        data = asyncio.run(run_eval(runtime, request, progress=progress))
-    else:
-        import nest_asyncio
-
-        nest_asyncio.apply(loop)
-        data = loop.run_until_complete(run_eval(runtime, request, progress=progress))
+    data = run_sync(run_eval(runtime, request, progress=progress))
     return EvalArtifact.model_validate(data)
 
 

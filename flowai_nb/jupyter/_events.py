@@ -1,18 +1,28 @@
-"""Pure-Python bookkeeping of one run's event stream (SPEC §5).
+"""What the Jupyter surface shows of a run, read from the engine's one fold.
 
-:class:`RunState` folds events into what the widgets and the text summary show;
+:class:`~flowai_nb.engine.state.RunState` folds the events (SPEC §5.1); this module
+only *reads* it, in words a person scans: a tool call's state (``done``,
+``cancelled``…), a plan's outcome (``3 actions dispatched``, ``plan rejected``),
+the run's headline (``completed · plan rejected``), what approving does and what
+happened after a decision, and the timeline rows of the trace viewer.
 :class:`EventLog` keeps an order-preserving, compacted copy of the events
-(consecutive text deltas of one agent merged into one event), which is what
-the front end receives. Nothing here touches widgets or the event loop.
+(consecutive text deltas of one agent merged into one event), which is what the
+front end receives. Nothing here touches widgets or the event loop.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-TERMINAL = ("completed", "failed", "cancelled")
+from ..engine.events import TERMINAL_STATUSES as TERMINAL
+from ..engine.state import ApprovalState, PlanState, RunState, ToolCallState
+
+__all__ = ["TERMINAL", "EventLog", "RunState", "approval_promise", "approval_result",
+           "approval_title", "headline", "plan_outcome", "previous_version", "run_outcome",
+           "run_summary", "text_of", "timeline", "tool_state"]
+
 _DELTA_TYPES = ("text-delta", "reasoning-delta")
 
 
@@ -61,227 +71,174 @@ class EventLog:
         self._parts.clear()
 
 
-@dataclass
-class ToolCallInfo:
-    """One tool call and, once it returned, its result or error."""
-
-    call_id: str
-    tool: str
-    agent: str | None
-    parent_id: str | None
-    args: Any
-    result: Any = None
-    error: Any = None
-    done: bool = False
+def plural(count: int, noun: str) -> str:
+    """``1 action``, ``3 actions``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-@dataclass
-class PlanInfo:
-    """A stored plan and the live status of each of its actions."""
-
-    plan_id: str
-    plan: str
-    status: str
-    actions: list[dict[str, Any]]
-    action_statuses: dict[int, str] = field(default_factory=dict)
-
-    def action_status(self, index: int) -> str:
-        """An action's own status, else the one it inherits from the plan."""
-        return self.action_statuses.get(index) or self.status
+def text_of(state: RunState) -> str:
+    """The run's final text; the streamed text when it ended without one (Stop)."""
+    return state.text if state.text else state.streamed_text
 
 
-@dataclass
-class ApprovalInfo:
-    """An approval the run asked for and, once given, its decision."""
-
-    approval_id: str
-    kind: str
-    target: str
-    payload: Any
-    agent: str | None = None
-    run_id: str | None = None
-    resume_token: str | None = None
-    outcome: str | None = None
-    feedback: str | None = None
-    partial: Any = None
-
-    @property
-    def label(self) -> str:
-        """What is asked about: the plan's spec name for plans (ids may be random), else target."""
-        if self.kind == "plan" and isinstance(self.payload, dict) and self.payload.get("plan"):
-            return str(self.payload["plan"])
-        return str(self.target)
-
-    @classmethod
-    def from_request(cls, request: dict[str, Any]) -> ApprovalInfo:
-        """Build from an ``approval-required`` event or a ``pending_approvals()`` entry."""
-        try:
-            approval_id = request["approvalId"]
-        except (KeyError, TypeError):
-            raise ValueError(
-                f"an approval request needs an 'approvalId' key, got {request!r}"
-            ) from None
-        return cls(
-            approval_id=approval_id,
-            kind=request.get("kind", "tool"),
-            target=request.get("target", ""),
-            payload=request.get("payload"),
-            agent=request.get("agent"),
-            run_id=request.get("runId"),
-            resume_token=request.get("resumeToken"),
-        )
+def tool_state(call: ToolCallState) -> str:
+    """``running``, ``done``, ``error``, ``cancelled`` (stopped) or the run's end status."""
+    if call.status == "ok":
+        return "done"
+    if call.status == "error" and "cancel" in _text(call.error).lower():
+        return "cancelled"
+    return call.status
 
 
-class RunState:
-    """What a run looks like so far, folded from its events."""
+def _base(plan_id: Any) -> str:
+    return str(plan_id or "").split("@", 1)[0]
 
-    def __init__(self) -> None:
-        self.run_id: str | None = None
-        self.thread_id: str | None = None
-        self.prompt: str | None = None
-        self.entry_agent: str | None = None
-        self.status = "starting"
-        self.text: str | None = None
-        self.trace_id: str | None = None
-        self.agents: list[str] = []
-        self.tools: dict[str, ToolCallInfo] = {}
-        self.plans: dict[str, PlanInfo] = {}
-        self.approvals: dict[str, ApprovalInfo] = {}
-        self.errors: list[str] = []
-        self.usage: dict[str, Any] = {}
-        self._root_text: list[str] = []
-        self._final_usage = False
 
-    @property
-    def streamed_text(self) -> str:
-        """The entry agent's text deltas joined, as they streamed."""
-        return "".join(self._root_text)
+def plan_dispatched(plan: PlanState) -> int:
+    """How many of a plan's actions were executed."""
+    if plan.action_statuses:
+        return sum(1 for status in plan.action_statuses.values() if status == "executed")
+    return len(plan.actions) if plan.status == "executed" else 0
 
-    @property
-    def pending(self) -> list[ApprovalInfo]:
-        """Approvals asked for and not decided yet."""
-        return [a for a in self.approvals.values() if a.outcome is None]
 
-    @property
-    def display_status(self) -> str:
-        """``status``, or ``waiting for approval`` while an approval is open."""
-        if self.status not in TERMINAL and self.pending:
-            return "waiting for approval"
-        return self.status
+def plan_outcome(plan: PlanState) -> str:
+    """What became of a plan, in words: ``3 actions dispatched``, ``plan rejected``…"""
+    if plan.status == "executed":
+        return plural(plan_dispatched(plan), "action") + " dispatched"
+    if plan.status in ("rejected", "failed"):
+        return f"plan {plan.status}"
+    if plan.status == "executing":
+        return f"executing, {plan_dispatched(plan)} of {len(plan.actions)} dispatched"
+    return "plan " + plan.status.replace("_", " ")
 
-    def apply(self, event: dict[str, Any]) -> None:
-        """Fold one event into the state. Unknown event types are ignored."""
-        kind = event.get("type")
-        self.run_id = self.run_id or event.get("runId")
-        self.thread_id = self.thread_id or event.get("threadId")
-        if self.status == "starting":
-            self.status = "running"
-        agent = event.get("agent")
-        if agent and agent not in self.agents and kind == "agent-start":
-            self.agents.append(agent)
-        if kind == "run-start":
-            self.prompt = event.get("prompt")
-            self.entry_agent = event.get("entryAgent") or agent
-        elif kind == "text-delta":
-            if event.get("parentId") is None:
-                self._root_text.append(event.get("delta", ""))
-        elif kind == "tool-call":
-            call_id = event.get("callId") or f"#{len(self.tools)}"
-            self.tools[call_id] = ToolCallInfo(
-                call_id, event.get("tool", "?"), agent, event.get("parentId"), event.get("args")
-            )
-        elif kind == "tool-result":
-            call = self.tools.get(event.get("callId", ""))
-            if call is not None:
-                call.done = True
-                call.result = event.get("result")
-                call.error = event.get("error")
-        elif kind == "plan-stored":
-            plan_id = event.get("planId", "")
-            self.plans[plan_id] = PlanInfo(
-                plan_id, event.get("plan", ""), event.get("status", "draft"),
-                list(event.get("actions") or []),
-            )
-        elif kind == "plan-status":
-            plan = self.plans.get(event.get("planId", ""))
-            if plan is not None:
-                plan.status = event.get("status", plan.status)
-                if plan.status == "draft":
-                    plan.action_statuses.clear()
-        elif kind == "action-status":
-            plan = self.plans.get(event.get("planId", ""))
-            if plan is not None and isinstance(event.get("index"), int):
-                plan.action_statuses[event["index"]] = event.get("status", "")
-        elif kind == "approval-required":
-            info = ApprovalInfo.from_request(event)
-            self.approvals[info.approval_id] = info
-        elif kind == "approval-decision":
-            info = self.approvals.get(event.get("approvalId", ""))
-            if info is not None:
-                info.outcome = event.get("outcome")
-                info.feedback = event.get("feedback")
-                info.partial = event.get("partial")
-        elif kind == "usage" and not self._final_usage:
-            for key, value in event.items():
-                if key in ("inputTokens", "outputTokens", "costUsd") and value is not None:
-                    self.usage[key] = self.usage.get(key, 0) + value
-        elif kind == "error":
-            where = event.get("where")
-            message = str(event.get("message", ""))
-            self.errors.append(f"{where}: {message}" if where else message)
-        elif kind == "run-finish":
-            self.status = event.get("status", "completed")
-            self.text = event.get("text")
-            self.trace_id = event.get("traceId")
-            if event.get("usage"):
-                self.usage = dict(event["usage"])
-                self._final_usage = True
 
-    def fail(self, message: str) -> None:
-        """Record a failure of the consumer itself (the stream raised)."""
-        self.errors.append(message)
-        self.status = "failed"
+def run_outcome(state: RunState) -> str:
+    """What the run did beyond its status, judged on the latest version of each plan it
+    stored: ``plan rejected``, ``3 actions dispatched``; empty when it stored none."""
+    latest: dict[str, PlanState] = {}
+    for plan in state.plans.values():
+        if plan.actions or plan.plan:  # not a plan only seen through a status change
+            latest[_base(plan.plan_id)] = plan
+    return " · ".join(plan_outcome(plan) for plan in latest.values())
 
-    def summary(self) -> str:
-        """A deterministic, human-readable text summary (no ids, no times)."""
-        lines = [f"status: {self.status}"]
-        if self.prompt is not None:
-            lines.append(f"prompt: {_short(self.prompt, 200)}")
-        if self.agents:
-            lines.append("agents: " + ", ".join(self.agents))
-        lines.append(f"tool calls ({len(self.tools)}):")
-        for call in self.tools.values():
-            outcome = "pending" if not call.done else (
-                f"error: {_short(_text(call.error), 80)}" if call.error is not None else "ok"
-            )
-            lines.append(
-                f"  {call.agent}: {call.tool}({_short(_text(call.args), 80)}) -> {outcome}")
-        if self.plans:
-            lines.append(f"plans ({len(self.plans)}):")
-            for plan in self.plans.values():
-                actions = ", ".join(
-                    f"{a.get('kind', '?')}: {plan.action_status(i)}"
-                    for i, a in enumerate(plan.actions)
-                )
-                lines.append(f"  {plan.plan}: {plan.status} [{actions}]")
-        if self.approvals:
-            lines.append(f"approvals ({len(self.approvals)}):")
-            for a in self.approvals.values():
-                decision = a.outcome or "pending"
-                if a.feedback:
-                    decision += f" (feedback: {a.feedback})"
-                lines.append(f"  {a.kind} {a.label}: {decision}")
-        if self.errors:
-            lines.append(f"errors ({len(self.errors)}):")
-            lines.extend(f"  {e}" for e in self.errors)
-        text = self.text if self.text is not None else self.streamed_text
-        lines.append(f"text: {text}")
-        if self.usage:
-            lines.append(
-                f"usage: {self.usage.get('inputTokens', 0)} input / "
-                f"{self.usage.get('outputTokens', 0)} output tokens"
-            )
-        return "\n".join(lines)
+
+def headline(state: RunState) -> str:
+    """``completed · plan rejected``: the status, then the outcome when there is one."""
+    return " · ".join(part for part in (state.display_status, run_outcome(state)) if part)
+
+
+def run_summary(state: RunState, consumer_errors: Sequence[str] = ()) -> str:
+    """The fold's deterministic summary, with the run's outcome under its status and the
+    consumer's own failures (a stream that raised) before the text."""
+    lines = state.summary().split("\n")
+    outcome = run_outcome(state)
+    if outcome:
+        lines.insert(1, f"outcome: {outcome}")
+    if consumer_errors:
+        at = next(i for i, line in enumerate(lines) if line.startswith("text: "))
+        lines[at:at] = [f"consumer errors ({len(consumer_errors)}):",
+                        *(f"  {e}" for e in consumer_errors)]
+    return "\n".join(lines)
+
+
+def _actions(approval: ApprovalState) -> list[dict[str, Any]]:
+    payload = approval.payload if isinstance(approval.payload, dict) else {}
+    actions = payload.get("actions")
+    return [a for a in actions if isinstance(a, dict)] if isinstance(actions, list) else []
+
+
+def _plan_id(approval: ApprovalState) -> str:
+    payload = approval.payload if isinstance(approval.payload, dict) else {}
+    return str(payload.get("planId") or approval.target)
+
+
+def approval_promise(approval: ApprovalState) -> str:
+    """What approving does, said first: ``executor dispatches 3 restock actions``."""
+    who = approval.agent or "the agent"
+    if approval.kind != "plan":
+        return f"{who} runs tool {approval.target}"
+    kinds: dict[str, int] = {}
+    for action in _actions(approval):
+        kind = str(action.get("kind", "?"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    if len(kinds) == 1:
+        [(kind, count)] = kinds.items()
+        return f"{who} dispatches {plural(count, kind + ' action')}"
+    detail = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in kinds.items())
+    return f"{who} dispatches {plural(len(_actions(approval)), 'action')} ({detail})"
+
+
+def approval_title(outcome: str | None) -> str:
+    """``Approval needed``, then ``Approved`` / ``Rejected`` / ``Sent back for revision``."""
+    return {None: "Approval needed", "": "Approval needed", "approve": "Approved",
+            "reject": "Rejected", "revise": "Sent back for revision"}.get(outcome, str(outcome))
+
+
+def approval_result(state: RunState, approval: ApprovalState) -> str:
+    """What happened after a decision: the plan's fate, or the tool call's."""
+    if approval.outcome is None:
+        return ""
+    plan_id = _plan_id(approval)
+    if approval.outcome == "revise":
+        newer = [p.plan_id for p in state.plans.values()
+                 if _base(p.plan_id) == _base(plan_id) and p.plan_id != plan_id and p.actions]
+        return f"revised as {newer[-1]}" if newer else "sent back to the planner"
+    if approval.kind == "plan" and plan_id in state.plans:
+        return plan_outcome(state.plans[plan_id])
+    if approval.outcome == "reject":
+        return "not executed"
+    call = next((c for c in state.tools.values() if c.tool == approval.target), None)
+    return f"tool {tool_state(call)}" if call is not None else ""
+
+
+def previous_version(state: RunState, approval: ApprovalState) -> Any:
+    """The payload of the plan version this approval revises (after a Revise), else None."""
+    if approval.kind != "plan":
+        return None
+    earlier = [a for a in state.approvals.values()
+               if a.kind == "plan" and a.outcome == "revise" and a is not approval
+               and _base(_plan_id(a)) == _base(_plan_id(approval))]
+    return earlier[-1].payload if earlier else None
+
+
+def timeline(state: RunState) -> list[dict[str, Any]]:
+    """Agents, tool calls and approval waits as rows for the trace viewer, nested as they
+    ran (each agent, then its calls, each call followed by the agents and approval it
+    started): kind, name, depth, start/end time, status, and (agents) tokens and cost.
+
+    ``startRank``/``endRank`` place each row on an axis of event order (a row spans
+    everything nested under it), so a run of a few milliseconds can still be drawn.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(kind: str, name: str, depth: int, start: Any, end: Any, status: str,
+            usage: dict[str, Any], children: Any) -> None:
+        row = {"kind": kind, "name": name, "depth": depth, "start": start, "end": end,
+               "status": status, "usage": usage, "startRank": len(rows)}
+        rows.append(row)
+        children()
+        row["endRank"] = len(rows)
+
+    def agent(node: Any, depth: int) -> None:
+        add("agent", node.agent, depth, node.start, node.end, node.status, node.usage,
+            lambda: [call(state.tools[c], depth + 1) for c in node.calls if c in state.tools])
+
+    def call(tool: ToolCallState, depth: int) -> None:
+        def children() -> None:
+            for node in state.agents.values():
+                if node.parent_call == tool.call_id:
+                    agent(node, depth + 1)
+            for approval in state.approvals.values():
+                if tool.call_id in approval.approval_id:
+                    status = approval.outcome or ("not decided" if state.finished
+                                                  else "waiting")
+                    add("approval", f"approval {approval.label}", depth + 1,
+                        approval.requested_at, approval.decided_at, status, {}, lambda: None)
+        add("tool", tool.tool, depth, tool.start, tool.end, tool_state(tool), {}, children)
+
+    for root in state.roots:
+        agent(root, 0)
+    return rows
 
 
 def _text(value: Any) -> str:
@@ -291,8 +248,3 @@ def _text(value: Any) -> str:
         return json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return repr(value)
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._events import TERMINAL
+from ._events import TERMINAL, approval_result, previous_version, run_summary, text_of
 from .widgets import ApprovalCard, PlanView, RunView, TraceViewer
-from .widgets._base import WIDGET_MIME
+from .widgets._base import WIDGET_MIME, StaticForms
 
 if TYPE_CHECKING:
     from ._events import RunState
@@ -39,30 +39,38 @@ class Summary(str):
         printer.text(str(self))
 
 
-class RunHandle:
+class RunHandle(StaticForms):
     """A run consumed in the background; display it to see the live view.
 
     Create it with :func:`start` or :func:`run`. ``await handle`` waits for the
     run to end (top-level ``await`` in a cell needs ipykernel >= 7.4) and
     returns the handle; it raises if consuming the stream failed.
 
+    When the run ends, every displayed output of the handle gets its final
+    static form (text/plain and text/html), so a saved or converted notebook
+    shows how the run ended.
+
     Attributes:
         events: every event received so far, unmodified.
         runtime: the runtime approvals are answered through (or ``None``).
         view: the :class:`RunView` widget.
+        policy: the headless approval policy the run was started with (or ``None``).
     """
 
     flush_interval = 0.05
     """Seconds between two batches sent to the front end (at most 20 messages/s)."""
 
-    def __init__(self, source: EventSource, *, runtime: Any = None) -> None:
+    def __init__(self, source: EventSource, *, runtime: Any = None, policy: Any = None) -> None:
         import ipywidgets
 
         self._source = source
+        self.policy = policy
         self.runtime = runtime if runtime is not None else getattr(source, "runtime", None)
         self.events: list[dict[str, Any]] = []
         self.view = RunView()
         self.view._on_cancel = self.cancel
+        self.view._on_open = self.open_result
+        self._grids: list[Any] = []
         self._box = ipywidgets.VBox([self.view])
         self._plan_views: dict[str, PlanView] = {}
         self._cards: dict[str, ApprovalCard] = {}
@@ -98,8 +106,7 @@ class RunHandle:
     @property
     def text(self) -> str:
         """The run's final text (the streamed text until the run finished)."""
-        state = self.state
-        return state.text if state.text is not None else state.streamed_text
+        return text_of(self.state)
 
     @property
     def trace_id(self) -> str | None:
@@ -120,7 +127,7 @@ class RunHandle:
 
     def summary(self) -> Summary:
         """A deterministic text summary of the run (no ids, no times), for regression tests."""
-        return Summary(self.state.summary())
+        return Summary(run_summary(self.state, self.view.consumer_errors))
 
     def trace(self) -> TraceViewer:
         """The trace viewer for this run (after it finished)."""
@@ -130,6 +137,25 @@ class RunHandle:
                 f"(status {self.status!r}); await the handle first"
             )
         return TraceViewer.from_runtime(self.runtime, self.trace_id)
+
+    def open_result(self, call_id: str) -> Any:
+        """Open a tool call's result (a SQL result or a reference to one) in a data grid
+        under the run view; returns the :class:`DataView`.
+
+        Raises:
+            LookupError: no finished tool call with that id.
+        """
+        from .widgets.data_view import DataView
+
+        call = self.state.tools.get(call_id)
+        if call is None or call.status != "ok":
+            known = [c.call_id for c in self.state.tools.values() if c.status == "ok"]
+            raise LookupError(f"no finished tool call {call_id!r}; finished calls: {known}")
+        grid = DataView.for_result(call.result, runtime=self.runtime,
+                                   title=f"{call.tool} result")
+        self._grids.append(grid)
+        self._relayout()
+        return grid
 
     def cancel(self) -> None:
         """Stop the run: the stream ends it with status ``cancelled``."""
@@ -166,6 +192,9 @@ class RunHandle:
         """Wait until the run ends; same as ``await handle``."""
         if self._task is not None and not self._finished:
             await asyncio.shield(self._task)
+        # Again from the waiting cell: a notebook runner (nbclient) only reads the messages
+        # of the cell it runs, so this is the update that reaches the saved notebook.
+        self._refresh_static_forms()
         if self._exception is not None:
             raise self._exception
         return self
@@ -183,6 +212,9 @@ class RunHandle:
         if state.tools:
             parts.append(f"tool_calls={len(state.tools)}")
         return f"RunHandle({', '.join(parts)})"
+
+    def _bundle(self) -> dict[str, Any]:
+        return self._repr_mimebundle_()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         self._flush()
@@ -247,6 +279,12 @@ class RunHandle:
         self.view.finish(error if self.state.status != "cancelled" else None)
         self._finished = True
         self._wake()
+        self._refresh_static_forms()
+
+    def _refresh_static_forms(self) -> None:
+        for widget in (*self._plan_views.values(), *self._cards.values()):
+            widget.refresh_static()
+        self.refresh_static()
 
     def _on_event(self, event: dict[str, Any], loop: asyncio.AbstractEventLoop | None) -> None:
         self.events.append(event)
@@ -275,14 +313,23 @@ class RunHandle:
                     self._plan_views[key] = PlanView.from_info(state.plans[key])
                     added = True
             elif kind == "approval" and key in state.approvals:
-                if key in self._cards:
-                    self._cards[key].update(state.approvals[key])
-                else:
-                    self._cards[key] = ApprovalCard(state.approvals[key], runtime=self.runtime)
+                if key not in self._cards:
+                    info = state.approvals[key]
+                    self._cards[key] = ApprovalCard(
+                        info, runtime=self.runtime, policy=self.policy,
+                        thread_id=state.thread_id, prompt=state.prompt,
+                        previous=previous_version(state, info))
                     added = True
         self._dirty.clear()
+        for key, card in self._cards.items():  # results follow the plan after the decision
+            info = state.approvals[key]
+            card.update(info, approval_result(state, info))
         if added:
-            self._box.children = (self.view, *self._plan_views.values(), *self._cards.values())
+            self._relayout()
+
+    def _relayout(self) -> None:
+        self._box.children = (self.view, *self._plan_views.values(), *self._cards.values(),
+                              *self._grids)
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -291,7 +338,7 @@ class RunHandle:
                 waiter.set_result(None)
 
 
-def start(stream: EventSource, *, runtime: Any = None) -> RunHandle:
+def start(stream: EventSource, *, runtime: Any = None, policy: Any = None) -> RunHandle:
     """Consume a run's event stream in the background and return its handle.
 
     In a notebook (any running event loop) the run becomes a task on that loop
@@ -305,8 +352,10 @@ def start(stream: EventSource, *, runtime: Any = None) -> RunHandle:
         stream: ``runtime.query(...)`` / ``runtime.run_specialist(...)``, or any
             (async) iterable of event dicts, for example a trace's events.
         runtime: answers approval clicks; defaults to ``stream.runtime`` if present.
+        policy: the headless approval policy the stream was started with, so cards
+            can say a decision came from it.
     """
-    return RunHandle(stream, runtime=runtime)._start()
+    return RunHandle(stream, runtime=runtime, policy=policy)._start()
 
 
 def run(
@@ -334,7 +383,7 @@ def run(
         stream = runtime.run_specialist(specialist, prompt, thread_id, approvals=approvals)
     else:
         stream = runtime.query(prompt, thread_id, approvals=approvals)
-    return start(stream, runtime=runtime)
+    return start(stream, runtime=runtime, policy=approvals)
 
 
 async def _aiter(source: EventSource) -> AsyncIterator[dict[str, Any]]:

@@ -83,7 +83,8 @@ class FlowAIMagics(Magics):
     @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
     @line_magic
     def flowai_approvals(self, line: str) -> None:
-        """Show the runtime's pending approvals as approval cards."""
+        """Show the runtime's pending approvals as approval cards (each names its run,
+        thread and prompt)."""
         from .widgets import ApprovalCard
 
         args = parse_argstring(self.flowai_approvals, line)
@@ -93,7 +94,8 @@ class FlowAIMagics(Magics):
             print("No pending approvals.")
             return
         for request in pending:
-            display(ApprovalCard(request, runtime=runtime))
+            display(ApprovalCard({"prompt": _run_prompt(runtime, request.get("runId")), **request},
+                                 runtime=runtime))
 
     @magic_arguments()
     @argument("--runtime", "-r", default=None, help="variable holding the Runtime")
@@ -162,3 +164,15 @@ class FlowAIMagics(Magics):
             raise ValueError("%flowai_studio takes no arguments; to serve another app run "
                              "`flowai-nb studio module:app` in a terminal")
         return studio_link()
+
+
+def _run_prompt(runtime: Any, run_id: Any) -> str | None:
+    """The prompt of a paused run, from the run record the runtime keeps for resuming."""
+    kv = getattr(runtime, "_kv", None)
+    if not run_id or kv is None:
+        return None
+    try:
+        record = kv.get(f"runs/{run_id}")
+    except Exception:  # a store that cannot answer: the card just omits the prompt
+        return None
+    return record.get("prompt") if isinstance(record, dict) else None

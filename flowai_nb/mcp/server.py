@@ -23,6 +23,7 @@ from mcp.server import Server, ServerRequestContext
 
 from ..engine._util import canonical, new_id
 from ..engine.options import RunOptions
+from ..engine.state import ApprovalState, RunState
 
 __all__ = ["RuntimeMCPServer", "DEFAULT_MCP_WAIT_S", "RESOURCE_PREFIX"]
 
@@ -50,21 +51,26 @@ _ASK_OUTPUT = {
 }
 _QUIET = frozenset({"text-delta", "reasoning-delta", "usage"})
 _VIA_MCP = RunOptions(tags={"via": "mcp"})
-"""Runs started by MCP calls carry this tag on their traces."""
+"""Runs started by ``ask`` carry this tag on their traces (direct calls add ``mcpTool``)."""
 
 
 class _Served:
     """A run started by an MCP call, consumed in the background so it never stalls.
 
-    The handler that started it (and later ``wait_for_approval``) watches
-    :attr:`events`; when nobody watches, the run still goes on.
+    Its events are folded into a :class:`~flowai_nb.engine.state.RunState` (the one fold
+    every surface uses); the handler that started the call (and later
+    ``wait_for_approval``) relays :attr:`events` as progress. When nobody watches, the
+    run still goes on.
     """
 
-    def __init__(self, stream: Any, finish: Callable[[list[dict[str, Any]]], Any],
-                 on_gate: Callable[[str, _Served], None]) -> None:
+    def __init__(self, stream: Any, finish: Callable[[RunState], Any],
+                 on_gate: Callable[[str, _Served], None],
+                 earlier: list[dict[str, Any]] = ()) -> None:
         self.stream = stream
+        self.state = RunState()
+        for event in earlier:  # a resumed run: what it did before it paused
+            self.state.apply(event)
         self.events: list[dict[str, Any]] = []
-        self.gate: dict[str, Any] | None = None
         self.done = False
         self.error: BaseException | None = None
         self.changed = asyncio.Event()
@@ -72,15 +78,19 @@ class _Served:
         self._on_gate = on_gate
         self.task = asyncio.ensure_future(self._consume())
 
+    @property
+    def gate(self) -> ApprovalState | None:
+        """The approval the run waits for, if any."""
+        pending = self.state.pending if not self.state.finished else []
+        return pending[-1] if pending else None
+
     async def _consume(self) -> None:
         try:
             async for event in self.stream:
+                self.state.apply(event)
                 self.events.append(event)
                 if event["type"] == "approval-required":
-                    self.gate = event
                     self._on_gate(event["approvalId"], self)
-                elif event["type"] in ("approval-decision", "run-finish"):
-                    self.gate = None
                 self.changed.set()
         except Exception as exc:  # a stream that ends in an error still answers the call
             self.error = exc
@@ -91,7 +101,7 @@ class _Served:
     def result(self) -> types.CallToolResult:
         if self.error is not None:
             return _error(f"the run failed: {type(self.error).__name__}: {self.error}")
-        return self._finish(self.events)
+        return self._finish(self.state)
 
 
 class RuntimeMCPServer:
@@ -189,7 +199,8 @@ class RuntimeMCPServer:
                 stream, finish = self._start_ask(args)
             else:
                 stream = self.runtime.call_tool(name, args, approvals=self.approvals,
-                                                options=_VIA_MCP)
+                                                options=RunOptions(tags={"via": "mcp",
+                                                                         "mcpTool": name}))
                 finish = _tool_finish(self.runtime, name)
         except (ValueError, TypeError, RuntimeError) as exc:
             return _error(str(exc))
@@ -255,8 +266,8 @@ class RuntimeMCPServer:
                 if served.gate is gate and gate is not None:
                     progress += 1
                     waited = loop.time() - (waiting_since or loop.time())
-                    await _report(ctx, progress, f"waiting for approval {gate['approvalId']} "
-                                  f"({gate['kind']} {gate['target']}), {waited:.0f} s")
+                    await _report(ctx, progress, f"waiting for approval {gate.approval_id} "
+                                  f"({gate.kind} {gate.target}), {waited:.0f} s")
 
     def _release(self, served: _Served) -> _Served:
         for approval_id in [k for k, v in self._held.items() if v is served]:
@@ -289,10 +300,12 @@ class RuntimeMCPServer:
         except (RuntimeError, ValueError) as exc:
             return _error(f"approval {approval_id!r} was {record.get('status')} and its run "
                           f"cannot be continued here: {exc}")
-        payload = record.get("payload") or {}
-        finish = (_tool_finish(self.runtime, payload["tool"])
-                  if record.get("kind") == "tool" and payload.get("tool") else _ask_finish)
-        return _Served(stream, finish, self._held.__setitem__)
+        trace = next((t for t in self.runtime.list_traces(thread_id=record["threadId"])
+                      if t.get("runId") == record["runId"]), None)
+        tool = (trace or {}).get("tags", {}).get("mcpTool")  # set on direct calls only
+        finish = _tool_finish(self.runtime, tool) if tool else _ask_finish
+        return _Served(stream, finish, self._held.__setitem__,
+                       earlier=trace["events"] if trace is not None else [])
 
     # -- resources: references -----------------------------------------------------------
     async def _list_resources(self, ctx: ServerRequestContext[Any],
@@ -348,10 +361,10 @@ def _error(message: str) -> types.CallToolResult:
 
 
 def _pending(served: _Served) -> types.CallToolResult:
-    gate = served.gate or {}
-    data = {"status": "pending_approval", "approvalId": gate.get("approvalId"),
-            "runId": served.stream.run_id, "kind": gate.get("kind"),
-            "target": str(gate.get("target"))}
+    gate = served.gate
+    assert gate is not None
+    data = {"status": "pending_approval", "approvalId": gate.approval_id,
+            "runId": served.stream.run_id, "kind": gate.kind, "target": str(gate.target)}
     text = (f"Waiting for a person to approve {data['kind']} {data['target']} "
             f"(approval {data['approvalId']}). Call wait_for_approval with this approvalId "
             f"to continue waiting.")
@@ -359,15 +372,15 @@ def _pending(served: _Served) -> types.CallToolResult:
                                 structured_content=data)
 
 
-def _tool_finish(runtime: Any, tool: str) -> Callable[[list[dict[str, Any]]], Any]:
-    def finish(events: list[dict[str, Any]]) -> types.CallToolResult:
-        result = next((e for e in reversed(events) if e["type"] == "tool-result"), None)
-        if result is None:
-            return _error(_failure(events) or f"the call to {tool} ended without a result")
-        if "error" in result:
-            return _error(result["error"])
-        value = result["result"]
-        if result.get("glimpse") is not None and isinstance(value, dict) and "kind" in value:
+def _tool_finish(runtime: Any, tool: str) -> Callable[[RunState], Any]:
+    def finish(state: RunState) -> types.CallToolResult:
+        call = next(iter(state.tools.values()), None)  # a direct call makes exactly one
+        if call is not None and call.error is not None:
+            return _error(str(call.error))
+        if call is None or call.status != "ok":
+            return _error(_failure(state) or f"the call to {tool} ended without a result")
+        value = call.result
+        if call.glimpse is not None and isinstance(value, dict) and "kind" in value:
             value = runtime.resolve_reference(value)  # a large result stored as a reference
         structured = value if isinstance(value, dict) else {"result": value}
         text = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -376,20 +389,19 @@ def _tool_finish(runtime: Any, tool: str) -> Callable[[list[dict[str, Any]]], An
     return finish
 
 
-def _ask_finish(events: list[dict[str, Any]]) -> types.CallToolResult:
-    end = events[-1] if events and events[-1]["type"] == "run-finish" else None
-    if end is None or end["status"] != "completed":
-        status = end["status"] if end else "unfinished"
-        return _error(f"the run {status}: {_failure(events) or 'no answer'}")
-    data = {"text": end["text"], "status": end["status"], "runId": end["runId"],
-            "threadId": end["threadId"], "traceId": end.get("traceId")}
-    return types.CallToolResult(content=[types.TextContent(type="text", text=end["text"])],
+def _ask_finish(state: RunState) -> types.CallToolResult:
+    if state.status != "completed":
+        return _error(f"the run {state.status if state.finished else 'ended unfinished'}: "
+                      f"{_failure(state) or 'no answer'}")
+    text = state.text or ""
+    data = {"text": text, "status": state.status, "runId": state.run_id,
+            "threadId": state.thread_id, "traceId": state.trace_id}
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                 structured_content=data)
 
 
-def _failure(events: list[dict[str, Any]]) -> str | None:
-    errors = [e["message"] for e in events if e["type"] == "error"]
-    return "; ".join(errors) or None
+def _failure(state: RunState) -> str | None:
+    return "; ".join(error["message"] for error in state.errors) or None
 
 
 def _served_input(schema: dict[str, Any]) -> dict[str, Any]:

@@ -67,8 +67,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         '{"fetchNews": "false", "checkForUpdates": false}')
+    # Every cell in the DOM (no windowing), so tests can see every prompt and output.
+    tracker = home / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     repo = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if k != "FLOWAI_NB_APPROVAL"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FLOWAI_NB_APPROVAL", "ANTHROPIC_API_KEY")}  # offline, no policy
     env.update(
         JUPYTER_CONFIG_DIR=str(home / "cfg"), JUPYTER_DATA_DIR=str(home / "data"),
         JUPYTER_RUNTIME_DIR=str(home / "run"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
@@ -85,7 +90,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
          "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
          f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.news_url=None"],
+         "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     server = Lab(f"http://127.0.0.1:{port}", root, home / "lab.log")

@@ -94,16 +94,16 @@ def test_chat_run_streams_then_approve_completes_and_dispatches_once(studio_page
     page.get_by_label("Prompt").fill(PROMPT)
     page.get_by_role("button", name="Run").click()
     run = page.locator(".st-run").first
-    expect(run.locator(".fa-text").first).to_contain_text("Let me ask the analyst.",
+    expect(run.locator(".fnb-text").first).to_contain_text("Let me ask the analyst.",
                                                           timeout=30_000)
-    expect(run.locator(".fa-status")).to_have_text("waiting for approval", timeout=30_000)
+    expect(run.locator(".fnb-status")).to_have_text("waiting for approval", timeout=30_000)
     card = page.locator(".st-card").first
     expect(card).to_contain_text("lisbon-restock@v1")
     assert _orders(folder) == []  # nothing dispatched while the card waits
     card.get_by_role("button", name="Approve").click()
-    expect(run.locator(".fa-status")).to_have_text("completed", timeout=30_000)
-    expect(card.locator(".fa-decision")).to_have_text("decision: approve")
-    expect(run.locator(".fa-text").last).to_contain_text("put to you for approval")
+    expect(run.locator(".fnb-status")).to_have_text("completed", timeout=30_000)
+    expect(card.locator(".fnb-decision")).to_have_text("decision: approve")
+    expect(run.locator(".fnb-final")).to_contain_text("put to you for approval")
     orders = _orders(folder)
     assert len(orders) == 1 and [a["payload"]["sku"] for a in orders[0]] == [
         "BAK-031-S", "BAK-033-L", "COF-012-L"]
@@ -124,9 +124,9 @@ def test_revise_with_feedback_shows_v2_with_a_diff(studio_page):
     expect(diff).to_contain_text("Changes from v1 to v2")
     expect(diff.locator("tr", has_text="action 1 units").locator("del")).to_have_text("20")
     expect(diff.locator("tr", has_text="action 1 units").locator("ins")).to_have_text("5")
-    expect(first.locator(".fa-decision")).to_have_text("decision: revise (smaller orders, please)")
+    expect(first.locator(".fnb-decision")).to_have_text("decision: revise (smaller orders, please)")
     second.get_by_role("button", name="Approve").click()
-    expect(page.locator(".st-run .fa-status").first).to_have_text("completed", timeout=30_000)
+    expect(page.locator(".st-run .fnb-status").first).to_have_text("completed", timeout=30_000)
     orders = _orders(folder)
     assert len(orders) == 1 and [a["payload"]["units"] for a in orders[0]] == [5, 9, 10]
 
@@ -159,11 +159,11 @@ def test_a_run_from_another_process_appears_and_is_approved_here(studio_page):
         pending.click()
         expect(page.locator("#st-thread-title")).to_have_text("Thread from-a-script")
         run = page.locator(".st-run").first
-        expect(run.locator(".fa-text").first).to_contain_text("Let me ask the analyst.")
+        expect(run.locator(".fnb-text").first).to_contain_text("Let me ask the analyst.")
         run.locator(".st-card").get_by_role("button", name="Approve").click()
         out, err = other.communicate(timeout=60)
         assert out.strip() == "finished completed", err
-        expect(run.locator(".fa-status")).to_have_text("completed", timeout=15_000)
+        expect(run.locator(".fnb-status")).to_have_text("completed", timeout=15_000)
         assert len(_orders(folder)) == 1
     finally:
         if other.poll() is None:
@@ -177,20 +177,20 @@ def test_traces_evals_and_data_tabs(studio_page):
     card = page.locator(".st-card").first
     expect(card.get_by_role("button", name="Reject")).to_be_enabled(timeout=30_000)
     card.get_by_role("button", name="Reject").click()
-    expect(page.locator(".st-run .fa-status").first).to_have_text("completed", timeout=30_000)
+    expect(page.locator(".st-run .fnb-status").first).to_have_text("completed", timeout=30_000)
 
     page.get_by_role("tab", name="Traces").click()
     page.locator("#st-traces button").first.click()
     steps = page.get_by_label("Steps")
     expect(steps.locator("tr", has_text="run_sql")).to_contain_text(" ms")
     expect(steps.locator("tr").nth(1)).to_contain_text("ops")
-    expect(page.locator("#st-trace .fa-span-row").first).to_be_visible()
+    expect(page.locator("#st-trace .fnb-span-row").first).to_be_visible()
 
     page.get_by_role("tab", name="Evals").click()
     page.get_by_role("button", name="Start eval").click()
     eval_box = page.locator("#st-eval")
-    expect(eval_box.locator(".fa-verdict")).to_be_visible(timeout=60_000)
-    eval_box.locator(".fa-sample-row").first.click()
+    expect(eval_box.locator(".fnb-verdict")).to_be_visible(timeout=60_000)
+    eval_box.locator(".fnb-sample-row").first.click()
     expect(page.locator(".st-eval-trace").get_by_label("Steps")).to_be_visible(timeout=15_000)
 
     page.get_by_role("tab", name="Data").click()

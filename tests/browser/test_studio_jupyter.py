@@ -47,12 +47,12 @@ def test_chat_and_approve_inside_jupyterlab(lab, page):
     page.get_by_label("Prompt").fill(PROMPT)
     page.get_by_role("button", name="Run").click()
     run = page.locator(".st-run").first
-    expect(run.locator(".fa-text").first).to_contain_text("Let me ask the analyst.",
+    expect(run.locator(".fnb-text").first).to_contain_text("Let me ask the analyst.",
                                                           timeout=30_000)
     card = page.locator(".st-card").first
     card.get_by_role("button", name="Approve").click()  # a POST: Jupyter's XSRF check passes
-    expect(run.locator(".fa-status")).to_have_text("completed", timeout=30_000)
-    expect(card.locator(".fa-decision")).to_have_text("decision: approve")
+    expect(run.locator(".fnb-status")).to_have_text("completed", timeout=30_000)
+    expect(card.locator(".fnb-decision")).to_have_text("decision: approve")
     plan = page.evaluate(
         "fetch('api/workspaces/lisbon/plans/lisbon-restock@v1').then((r) => r.json())")
     assert plan["status"] == "executed"

@@ -37,16 +37,17 @@ def test_click_approve_completes_the_run_and_dispatches_once(page, lab, tmp_path
         "await h\nprint(f'RESULT dispatched={len(dispatched)} status={h.status}')",
     ])
     open_and_run_all(page, lab, notebook)
-    approve = page.locator("button.fa-approve")
+    approve = page.locator("button.fnb-approve")
     expect(approve).to_have_count(2, timeout=RESULT_TIMEOUT)
-    expect(page.locator(".fa-run .fa-status")).to_have_text(["waiting for approval"] * 2)
-    expect(page.locator(".fa-approval .fa-asked").first).to_contain_text("order_id")
+    expect(page.locator(".fnb-run .fnb-status")).to_have_text(["waiting for approval"] * 2)
+    expect(page.locator(".fnb-approval .fnb-asked").first).to_contain_text("order_id")
     approve.first.click()
     _result(page, "RESULT dispatched=1 status=completed")
-    expect(page.locator(".fa-approval .fa-decision")).to_have_text(["decision: approve"] * 2)
-    expect(page.locator(".fa-run .fa-status")).to_have_text(["completed"] * 2)
-    expect(page.locator(".fa-run .fa-root > .fa-text")).to_have_text(["Refund done."] * 2)
-    expect(page.locator(".fa-plan tr.fa-action").first).to_have_attribute("data-status", "executed")
+    expect(page.locator(".fnb-approval .fnb-decision")).to_have_text(["decision: approve"] * 2)
+    expect(page.locator(".fnb-run .fnb-status")).to_have_text(["completed"] * 2)
+    expect(page.locator(".fnb-run .fnb-root .fnb-final")).to_have_text(["Refund done."] * 2)
+    expect(page.locator(".fnb-plan tr.fnb-action").first).to_have_attribute(
+        "data-status", "executed")
     assert page.errors == []
 
 
@@ -68,14 +69,14 @@ def test_revise_with_feedback_reaches_the_planner(page, lab, tmp_path) -> None:
         "      f'dispatched={len(dispatched)} status={h.status}')",
     ])
     open_and_run_all(page, lab, notebook)
-    first = page.locator(".fa-approval").first
-    expect(first.locator("button.fa-revise")).to_be_visible(timeout=RESULT_TIMEOUT)
-    first.locator("textarea.fa-feedback").fill("only 10 EUR")
-    first.locator("button.fa-revise").click()
-    expect(first.locator(".fa-decision")).to_have_text("decision: revise (only 10 EUR)")
-    second = page.locator(".fa-approval").nth(1)
-    expect(second.locator(".fa-asked")).to_contain_text("10", timeout=RESULT_TIMEOUT)
-    second.locator("button.fa-approve").click()
+    first = page.locator(".fnb-approval").first
+    expect(first.locator("button.fnb-revise")).to_be_visible(timeout=RESULT_TIMEOUT)
+    first.locator("textarea.fnb-feedback").fill("only 10 EUR")
+    first.locator("button.fnb-revise").click()
+    expect(first.locator(".fnb-decision")).to_have_text("decision: revise (only 10 EUR)")
+    second = page.locator(".fnb-approval").nth(1)
+    expect(second.locator(".fnb-asked")).to_contain_text("10", timeout=RESULT_TIMEOUT)
+    second.locator("button.fnb-approve").click()
     _result(page, "RESULT feedback_seen=True dispatched=1 status=completed")
     assert page.errors == []
 
@@ -93,10 +94,25 @@ def test_10000_streamed_deltas_render_exactly(page, lab, tmp_path) -> None:
     ])
     open_and_run_all(page, lab, notebook)
     _result(page, f"RESULT status=completed chars={len(''.join(deltas))}")
-    text = page.locator(".fa-run .fa-root > .fa-text")
-    expect(text).to_have_count(1)
-    expect(page.locator(".fa-run .fa-status")).to_have_text("completed")
-    assert text.evaluate("node => node.textContent") == "".join(deltas)
+    # The final text renders as markdown (one paragraph per blank-line block, line breaks
+    # kept), folded behind "show more" because it is long.
+    final = page.locator(".fnb-run .fnb-root .fnb-final")
+    expect(final).to_have_count(1)
+    expect(page.locator(".fnb-run .fnb-status")).to_have_text("completed")
+    shown = final.locator(".fnb-md").evaluate("node => node.innerText")
+    assert shown.split() == "".join(deltas).split()
+    expect(final.locator("button.fnb-more")).to_have_text("show more")
+    # Expanded, the text is far taller than the window: the view scrolls inside its own
+    # box and its header (status, elapsed, Stop) stays pinned at the top.
+    final.locator("button.fnb-more").click()
+    view = page.locator(".fnb-run").first
+    assert view.evaluate("node => node.scrollHeight") > 3 * page.viewport_size["height"]
+    final.locator(".fnb-md p").last.scroll_into_view_if_needed()
+    assert view.evaluate("node => node.scrollTop") > 0
+    head = page.locator(".fnb-run-head").first
+    assert abs(head.bounding_box()["y"] - view.bounding_box()["y"]) < 2
+    assert 0 <= head.bounding_box()["y"] < page.viewport_size["height"]
+    expect(head.locator(".fnb-elapsed")).not_to_be_empty()
     assert page.errors == []
 
 
@@ -106,12 +122,13 @@ def test_the_stop_button_cancels_a_waiting_run(page, lab, tmp_path) -> None:
         "await h\nprint(f'RESULT dispatched={len(dispatched)} status={h.status}')",
     ])
     open_and_run_all(page, lab, notebook)
-    expect(page.locator(".fa-run .fa-status")).to_have_text("waiting for approval",
+    expect(page.locator(".fnb-run .fnb-status")).to_have_text("waiting for approval",
                                                           timeout=RESULT_TIMEOUT)
-    stop = page.locator(".fa-run button.fa-stop")
-    stop.click()
-    expect(stop).to_have_text("Stopping…")  # the click landed; the rest is the kernel's
+    stop = page.locator(".fnb-run button.fnb-stop")
+    # the click lands at once (the view may then re-render with the run's final state)
+    assert stop.evaluate("button => { button.click(); return button.textContent; }") == \
+        "Stopping…"
     _result(page, "RESULT dispatched=0 status=cancelled")
-    expect(page.locator(".fa-run .fa-status")).to_have_text("cancelled")
+    expect(page.locator(".fnb-run .fnb-status")).to_have_text("cancelled")
     expect(stop).to_be_hidden()
     assert page.errors == []

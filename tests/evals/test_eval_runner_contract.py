@@ -217,17 +217,24 @@ def test_trajectory_of_agents():
     assert art.passed
 
 
-def test_run_eval_sync_inside_a_running_loop_and_plain_for_refused_there():
+def test_run_eval_sync_and_plain_for_inside_a_running_loop_never_reenter_it():
     rt = FakeRuntime({"good": GOOD})
     req = define_eval_request([_good_case()], define_eval_config(samples_per_case=1))
 
     async def notebook_cell():
-        artifact = run_eval_sync(rt, req)              # nest_asyncio path
-        with pytest.raises(RuntimeError, match="use `async for` here"):
-            next(iter(stream_eval(rt, req)))
-        return artifact
+        loop = asyncio.get_running_loop()
+        ticks = []
+        loop.call_soon(ticks.append, "kernel loop ran")  # would run if the loop were re-entered
+        artifact = run_eval_sync(rt, req)
+        kinds = [envelope["type"] for envelope in stream_eval(rt, req)]
+        assert ticks == []  # the cell's loop stayed paused: nothing re-entered it
+        await asyncio.sleep(0)
+        assert ticks == ["kernel loop ran"]
+        return artifact, kinds
 
-    assert asyncio.run(notebook_cell()).passed
+    artifact, kinds = asyncio.run(notebook_cell())
+    assert artifact.passed
+    assert kinds[0] == "eval-start" and kinds[-1] == "eval-finish"
 
 
 def test_closing_a_stream_early_cancels_running_samples():

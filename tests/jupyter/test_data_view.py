@@ -157,3 +157,17 @@ def test_front_end_is_packaged() -> None:
     assert "function h(" in DataView._esm and "export default { render }" in DataView._esm
     assert DataView._css.startswith(asset_path("flowai.css").read_text())
     assert asset_path("data_view.css").read_text() in DataView._css
+
+
+def test_browsing_a_closed_environment_says_so_plainly(runtime, recording_comms,
+                                                      monkeypatch) -> None:
+    import duckdb
+
+    view = DataView(runtime)
+
+    def closed(*args, **kwargs):
+        raise duckdb.ConnectionException("Connection already closed!")
+
+    monkeypatch.setattr(view._env, "search_catalog", closed)
+    front_end_says(view, {"type": "search", "query": "sales"})
+    assert view.error.startswith("the data environment was closed (rt.close())")

@@ -69,7 +69,7 @@ def test_text_and_html_forms_are_deterministic() -> None:
         "EvalView('refunds', 4/4 samples, 2 passed, status='finished', score=0.50 (failed))")
     html = first._repr_html()
     assert html == second._repr_html()
-    assert "FAILED 0.50 (threshold 0.70)" in html and "<svg class='fa-score-chart'" in html
+    assert "FAILED 0.50 (threshold 0.70)" in html and "<svg class='fnb-score-chart'" in html
     assert "<td><code>refund</code></td><td>2/2</td><td>1.00</td>" in html
     assert first.artifact.eval_run_id not in html and " ms" not in html
     rebuilt = EvalView.from_artifact(first.artifact)

@@ -41,7 +41,8 @@ def test_clicking_approve_runs_the_dispatcher_once() -> None:
         "refund_plan", "executed", ["executed"])
     assert handle.approvals[0].outcome == "approve"
     summary = handle.summary()
-    assert summary.startswith("status: completed\nprompt: refund order 42\n")
+    assert summary.startswith(
+        "status: completed\noutcome: 1 action dispatched\nprompt: refund order 42\n")
     assert "  plan refund_plan: approve\n" in summary and "text: Refund done." in summary
     # the summary is deterministic: a second identical run gives the same text
     again = asyncio.run(run(build_runtime([]), "refund order 42", approvals="auto_approve").wait())

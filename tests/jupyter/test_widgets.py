@@ -8,7 +8,7 @@ import pytest
 
 from flowai_nb.jupyter import ApprovalCard, DataView, EvalView, PlanView, RunView, TraceViewer
 from flowai_nb.jupyter._assets import asset_path
-from flowai_nb.jupyter._events import EventLog, PlanInfo
+from flowai_nb.jupyter._events import EventLog, PlanState
 
 from .fakes import FakeRuntime, ev
 
@@ -77,7 +77,7 @@ def test_event_log_merges_only_adjacent_deltas_of_the_same_agent() -> None:
 
 
 def test_plan_view_follows_plan_and_action_status(recording_comms) -> None:
-    info = PlanInfo("p1", "refund_plan", "pending_approval",
+    info = PlanState("p1", "refund_plan", "pending_approval",
                     [{"kind": "refund", "payload": {"order": 42}}, {"kind": "notify"}])
     view = PlanView.from_info(info)
     assert view.action_statuses == ["pending_approval", "pending_approval"]
@@ -106,7 +106,10 @@ def test_approval_card_answers_through_the_runtime(fake_runtime: FakeRuntime) ->
     card = asyncio.run(main())
     assert fake_runtime.responses == [("a1", "reject", "too big")]
     assert repr(card) == "ApprovalCard(kind='plan', target='refund_plan', decision='reject')"
-    assert "feedback: too big" in card._repr_html()
+    static = card._repr_html()
+    assert "Rejected · plan" in static and "Approval needed" not in static
+    assert "<b>feedback:</b> too big" in static
+    assert "<b>decided by:</b> code (respond)" in static
 
 
 def test_approval_card_without_runtime_says_how_to_fix_it() -> None:

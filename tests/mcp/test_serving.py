@@ -97,6 +97,8 @@ def test_a_plain_call_is_a_real_run_with_structured_and_text_results(
     types = [e["type"] for e in events]
     assert types[0] == "run-start" and types[-1] == "run-finish"
     assert any(e["type"] == "tool-result" and e.get("result") == {"sum": 42} for e in events)
+    trace = approver.get_trace(events[-1]["traceId"])
+    assert trace["tags"] == {"via": "mcp", "mcpTool": "add"}
 
 
 def test_a_gated_call_waits_for_a_person_in_another_process(
@@ -234,6 +236,18 @@ def test_wait_for_approval_continues_a_call_after_the_server_restarted(
 
 def test_ask_waits_at_a_gate_inside_the_run_like_a_tool_call(
         served: Served, approver: Any) -> None:
+    ask_through_a_gate(served, approver, restart=False)
+
+
+@pytest.mark.parametrize("served", ["stdio"], indirect=True)
+def test_ask_through_a_gate_continues_after_the_server_restarted(
+        served: Served, approver: Any) -> None:
+    ask_through_a_gate(served, approver, restart=True)
+
+
+def ask_through_a_gate(served: Served, approver: Any, *, restart: bool) -> None:
+    """``ask`` pauses at wipe_table's gate (pending); approve; wait_for_approval answers,
+    from the same server or from a new server process on the same store."""
     script = json.dumps({"script": [{"tool": "wipe_table", "args": {"table": "carts"}},
                                     {"text": "Carts are empty."}]})
 
@@ -242,7 +256,13 @@ def test_ask_waits_at_a_gate_inside_the_run_like_a_tool_call(
             first = await session.call_tool("ask", {"prompt": script, "agent": "calc"})
             approval_id = first.structured_content["approvalId"]
             await approver.respond_to_approval(approval_id, "approve")
-            done = await session.call_tool("wait_for_approval", {"approvalId": approval_id})
+            if not restart:
+                done = await session.call_tool("wait_for_approval",
+                                               {"approvalId": approval_id})
+        if restart:
+            async with served.connect() as session:
+                done = await session.call_tool("wait_for_approval",
+                                               {"approvalId": approval_id})
         return first, done
 
     first, done = run(scenario())

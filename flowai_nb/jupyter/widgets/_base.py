@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import uuid
 from typing import Any
 
 import anywidget
@@ -13,7 +14,37 @@ from .._assets import asset_text
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-class FlowWidget(anywidget.AnyWidget):
+class StaticForms:
+    """Outputs that keep their static (text/plain, text/html) form up to date.
+
+    Displaying the object gives the output a display id; :meth:`refresh_static`
+    re-sends the current bundle to every output showing it (an
+    ``update_display_data``), so a notebook saved or converted after a run
+    ended shows the final state, not the one at display time.
+    """
+
+    _display_id: str | None = None
+
+    def _bundle(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        if self._display_id is None:
+            self._display_id = f"flowai-{uuid.uuid4().hex}"
+        display(self._bundle(), raw=True, display_id=self._display_id)
+
+    def refresh_static(self) -> None:
+        """Bring every displayed output of this object up to date (no-op if never shown)."""
+        if self._display_id is None:
+            return
+        from IPython.display import update_display
+
+        update_display(self._bundle(), raw=True, display_id=self._display_id)
+
+
+class FlowWidget(StaticForms, anywidget.AnyWidget):
     """An anywidget with a readable, deterministic text/plain and text/html form.
 
     Subclasses implement :meth:`_repr_text` (one line, no ids or times) and
@@ -25,6 +56,9 @@ class FlowWidget(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return self._repr_text()
+
+    def _bundle(self) -> dict[str, Any]:
+        return self._repr_mimebundle_()
 
     def _repr_text(self) -> str:  # pragma: no cover - overridden
         return f"{type(self).__name__}()"
@@ -66,8 +100,36 @@ def kv_html(value: Any) -> str:
 
 
 def frame(title: str, body: str, cls: str) -> str:
-    """The outer box every static form uses."""
+    """The outer box every static form uses (theme colours where the page has them)."""
     return (
-        f"<div class='flowai {cls}' style='border:1px solid #ccc;border-radius:4px;"
-        f"padding:6px 10px;margin:4px 0'><div><b>{title}</b></div>{body}</div>"
+        f"<div class='flowai {cls}' style='border:1px solid var(--jp-border-color2,#ccc);"
+        "border-radius:4px;padding:6px 10px;margin:4px 0'>"
+        f"<div><b>{title}</b></div>{body}</div>"
     )
+
+
+ERROR_STYLE = "color:var(--jp-error-color1,#b00)"
+"""Inline style of an error line in a static form."""
+
+
+def fmt_duration(ms: int | float | None) -> str:
+    """``850 ms``, ``2.40 s``, ``3m 05s``; empty when unknown."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    seconds = round(ms / 1000)
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def fmt_usage(usage: dict[str, Any]) -> str:
+    """``12 in / 3 out tokens · $0.0012``; empty when nothing was reported."""
+    parts = []
+    if usage.get("inputTokens") or usage.get("outputTokens"):
+        parts.append(f"{usage.get('inputTokens') or 0:,} in / "
+                     f"{usage.get('outputTokens') or 0:,} out tokens")
+    if usage.get("costUsd"):
+        parts.append(f"${usage['costUsd']:.4f}")
+    return " · ".join(parts)

@@ -213,7 +213,14 @@ def _on_message(widget: DataView, content: Any, buffers: Any) -> None:
         elif kind == "page":
             widget.show_rows(int(content.get("offset", 0)))
     except Exception as exc:  # shown in the widget: a kernel-side traceback helps no one
-        widget.error = f"{type(exc).__name__}: {exc}"
+        widget.error = _explain(exc)
+
+
+def _explain(exc: Exception) -> str:
+    if "closed" in str(exc).lower() and "connection" in str(exc).lower():
+        return ("the data environment was closed (rt.close()); create the runtime again "
+                "to browse or page it")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _environment(source: Any) -> Any:
@@ -267,4 +274,4 @@ def _grid(columns: list[Any], rows: list[list[Any]]) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{'' if v is None else esc(v)}</td>" for v in row) + "</tr>"
         for row in rows)
-    return f"<table class='fa-grid'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table class='fnb-grid'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

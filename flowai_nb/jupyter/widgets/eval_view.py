@@ -9,7 +9,7 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from ._base import FlowWidget, esc, frame
+from ._base import ERROR_STYLE, FlowWidget, esc, frame
 from .trace_viewer import TraceViewer
 
 __all__ = ["EvalView", "eval_view"]
@@ -128,6 +128,7 @@ class EvalView(FlowWidget):
             except asyncio.CancelledError:
                 if not self._task.cancelled():  # we were cancelled, not the eval
                     raise
+        self.refresh_static()  # from the waiting cell too: see RunHandle.wait
         if self._exception is not None:
             raise self._exception
         return self.artifact
@@ -145,6 +146,7 @@ class EvalView(FlowWidget):
         if task.cancelled():  # cancelled before it started: _consume never ran
             self._state.update(status="cancelled", error="cancelled")
             self._flush()
+            self.refresh_static()
 
     # -- drill-down ---------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ class EvalView(FlowWidget):
             self._state["status"] = "failed"
         finally:
             self._flush()
+            self.refresh_static()  # saved and converted notebooks show the final table
 
     def _fold(self, envelope: dict[str, Any]) -> None:
         state, kind, data = self._state, envelope.get("type"), envelope.get("data") or {}
@@ -284,13 +287,13 @@ class EvalView(FlowWidget):
             f"<td>{_num(c.get('passRate'))}</td><td>{_num(c.get('meanScore'))}</td>"
             f"<td>{esc(_pass_at_k(c.get('passAtK')))}</td></tr>"
             for c in self.cases)
-        table = ("<table class='fa-grid'><thead><tr><th>case</th><th>passed</th>"
+        table = ("<table class='fnb-grid'><thead><tr><th>case</th><th>passed</th>"
                  "<th>pass rate</th><th>mean score</th><th>pass@k</th></tr></thead>"
                  f"<tbody>{rows}</tbody></table>")
-        body = (f"<pre class='fa-progress'>{esc(self.progress_line())}</pre>"
+        body = (f"<pre class='fnb-progress'>{esc(self.progress_line())}</pre>"
                 + score_chart_svg(self.cases, self.result.get("threshold")) + table)
         if self.error:
-            body += f"<div style='color:#b00'>{esc(self.error)}</div>"
+            body += f"<div style='{ERROR_STYLE}'>{esc(self.error)}</div>"
         return frame(f"eval · {esc(self.name or 'eval')} · {esc(self._verdict())}", body,
                      "flowai-eval-view")
 
@@ -314,6 +317,13 @@ def eval_view(runtime: Any, request: Any, *, flush_interval: float = 0.05,
     return EvalView.start(runtime, request, flush_interval=flush_interval, progress=progress)
 
 
+# Theme colours of the static chart, with fallbacks for pages without JupyterLab's variables.
+_INK = "fill:var(--jp-ui-font-color1,#222)"
+_TRACK = "fill:var(--jp-layout-color2,#eee)"
+_GOOD = "fill:var(--jp-success-color1,#2da44e)"
+_BAD = "fill:var(--jp-error-color1,#cf222e)"
+
+
 def score_chart_svg(cases: list[dict[str, Any]], threshold: float | None = None) -> str:
     """Mean score per case as a horizontal SVG bar chart (the static form of the chart)."""
     if not cases:
@@ -325,18 +335,19 @@ def score_chart_svg(cases: list[dict[str, Any]], threshold: float | None = None)
         y = i * row + 2
         width = round(bar_w * score, 1) if isinstance(score, int | float) else 0
         good = isinstance(score, int | float) and score >= (threshold or 0) and score > 0
-        color = "#2da44e" if good else "#cf222e"
+        color = _GOOD if good else _BAD
         bars.append(
-            f"<text x='0' y='{y + 12}' font-size='11'>{esc(case['id'][:22])}</text>"
-            f"<rect x='{label_w}' y='{y}' width='{bar_w}' height='{row - 4}' fill='#eee'/>"
-            f"<rect x='{label_w}' y='{y}' width='{width}' height='{row - 4}' fill='{color}'/>"
-            f"<text x='{label_w + bar_w + 6}' y='{y + 12}' font-size='11'>{_num(score)}</text>")
+            f"<text x='0' y='{y + 12}' font-size='11' style='{_INK}'>{esc(case['id'][:22])}</text>"
+            f"<rect x='{label_w}' y='{y}' width='{bar_w}' height='{row - 4}' style='{_TRACK}'/>"
+            f"<rect x='{label_w}' y='{y}' width='{width}' height='{row - 4}' style='{color}'/>"
+            f"<text x='{label_w + bar_w + 6}' y='{y + 12}' font-size='11' style='{_INK}'>"
+            f"{_num(score)}</text>")
     height = len(cases) * row + 4
     if isinstance(threshold, int | float):
         x = label_w + round(bar_w * threshold, 1)
-        bars.append(f"<line x1='{x}' y1='0' x2='{x}' y2='{height}' stroke='#555' "
-                    "stroke-dasharray='3,2'/>")
-    return (f"<svg class='fa-score-chart' width='{label_w + bar_w + 40}' height='{height}' "
+        bars.append(f"<line x1='{x}' y1='0' x2='{x}' y2='{height}' "
+                    "style='stroke:var(--jp-ui-font-color2,#555)' stroke-dasharray='3,2'/>")
+    return (f"<svg class='fnb-score-chart' width='{label_w + bar_w + 40}' height='{height}' "
             f"xmlns='http://www.w3.org/2000/svg'>{''.join(bars)}</svg>")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from .._events import PlanInfo
+from .._events import PlanState
 from ._base import FlowWidget, esc, frame
 
 
@@ -29,13 +29,13 @@ class PlanView(FlowWidget):
     action_statuses = traitlets.List([]).tag(sync=True)
 
     @classmethod
-    def from_info(cls, info: PlanInfo) -> PlanView:
+    def from_info(cls, info: PlanState) -> PlanView:
         """A view of a plan tracked by a run's state."""
         view = cls()
         view.update(info)
         return view
 
-    def update(self, info: PlanInfo) -> None:
+    def update(self, info: PlanState) -> None:
         """Copy a tracked plan's current state into the view (one comm message)."""
         with self.hold_sync():
             self.plan_id = info.plan_id

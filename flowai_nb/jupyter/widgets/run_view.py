@@ -9,8 +9,8 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from .._events import TERMINAL, EventLog, RunState
-from ._base import FlowWidget, esc, frame
+from .._events import TERMINAL, EventLog, RunState, headline, run_outcome, text_of, tool_state
+from ._base import ERROR_STYLE, FlowWidget, esc, fmt_duration, fmt_usage, frame
 
 
 class RunView(FlowWidget):
@@ -34,14 +34,19 @@ class RunView(FlowWidget):
     error = traitlets.Unicode("").tag(sync=True)
     events = traitlets.List([]).tag(sync=True)
     seq = traitlets.Int(-1).tag(sync=True)
+    outcome = traitlets.Unicode("", help="what the run did: 'plan rejected', "
+                                         "'3 actions dispatched'").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state = RunState()
+        self.consumer_errors: list[str] = []
+        """Failures of the consumer itself (not of the run), for example a stream that raised."""
         self._log = EventLog()
         self._pending = EventLog()
         self._batch = -1
         self._on_cancel: Callable[[], None] | None = None
+        self._on_open: Callable[[str], None] | None = None
         self.on_msg(self._handle_front_end)
 
     @classmethod
@@ -68,6 +73,9 @@ class RunView(FlowWidget):
         """Send the events recorded since the last flush as one batch; False if none."""
         if not len(self._pending):
             return False
+        outcome = run_outcome(self.state)
+        if self.outcome != outcome:
+            self.outcome = outcome
         self._batch += 1
         self.send({"type": "batch", "seq": self._batch, "events": self._pending.events()})
         self._pending.clear()
@@ -75,17 +83,19 @@ class RunView(FlowWidget):
 
     def finish(self, error: str | None = None) -> None:
         """Flush, then store the final status, text and events in traits."""
-        if error:
-            self.state.fail(error)
+        if error:  # the consumer itself failed (the stream raised or ended early)
+            self.consumer_errors.append(error)
+            self.state.status = "failed"
         self.flush()
         state = self.state
         with self.hold_sync():
             self.events = self._log.events()
             self.seq = self._batch
             self.status = state.status if state.status in TERMINAL else "failed"
-            self.text = state.text if state.text is not None else state.streamed_text
+            self.text = text_of(state)
             self.error = error or ""
             self.prompt = state.prompt or ""
+            self.outcome = run_outcome(state)
 
     def _handle_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -94,6 +104,8 @@ class RunView(FlowWidget):
             self.send({"type": "snapshot", "seq": self._batch, "events": self._log.events()})
         elif kind == "cancel" and self._on_cancel is not None:
             self._on_cancel()
+        elif kind == "open-result" and self._on_open is not None:
+            self._on_open(str(content.get("callId", "")))
 
     def _repr_text(self) -> str:
         state = self.state
@@ -106,23 +118,44 @@ class RunView(FlowWidget):
     def _repr_html(self) -> str:
         state = self.state
         body = []
+        facts = [fmt_duration(state.duration_ms), fmt_usage(state.usage)]
+        if any(facts):
+            body.append(f"<div style='{DIM}'>{esc(' · '.join(f for f in facts if f))}</div>")
         if state.prompt:
             body.append(f"<div><i>prompt:</i> {esc(state.prompt)}</div>")
+        steps = {node.parent_call: node for node in state.agents.values() if node.parent_call}
         for call in state.tools.values():
+            step = steps.get(call.call_id)
+            extra = f" · {step.agent} {_step(step)}" if step is not None else ""
+            shown = tool_state(call)
             outcome = (
-                "running…" if not call.done
-                else f"error: {esc(call.error)}" if call.error is not None
-                else esc(call.result)
+                f"error: {esc(call.error)}" if shown == "error"
+                else esc(call.result) if shown == "done" else shown
             )
             body.append(
-                f"<details><summary>{esc(call.agent or '')} → <code>{esc(call.tool)}</code>"
-                f"</summary><div>args: <code>{esc(call.args)}</code></div>"
-                f"<div>result: <code>{outcome}</code></div></details>"
+                f"<details><summary>{esc(call.agent or '')} → <code>{esc(call.tool)}</code> "
+                f"<span style='{DIM}'>{esc(shown)} {esc(fmt_duration(call.duration_ms))}"
+                f"{esc(extra)}</span></summary><div>args: <code>{esc(call.args)}</code></div>"
+                f"<div>result: <code>{_clip(outcome)}</code></div></details>"
             )
-        text = state.text if state.text is not None else state.streamed_text
+        text = text_of(state)
         if text:
             body.append(f"<div style='white-space:pre-wrap'>{html.escape(text)}</div>")
-        for error in state.errors:
-            body.append(f"<div style='color:#b00'>error: {esc(error)}</div>")
-        title = f"flowai run · {esc(state.display_status)}"
+        errors = [f"{e['where']}: {e['message']}" if e.get("where") else e["message"]
+                  for e in state.errors] + self.consumer_errors
+        for error in errors:
+            body.append(f"<div style='{ERROR_STYLE}'>error: {esc(error)}</div>")
+        title = f"flowai run · {esc(headline(state))}"
         return frame(title, "".join(body), "flowai-run")
+
+
+DIM = "color:var(--jp-ui-font-color2,#666)"
+_CLIP = 2000  # characters of one tool result in the static form
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _CLIP else text[: _CLIP - 1] + "…"
+
+
+def _step(step: Any) -> str:
+    return " · ".join(p for p in (fmt_duration(step.duration_ms), fmt_usage(step.usage)) if p)

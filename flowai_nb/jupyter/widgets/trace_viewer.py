@@ -7,8 +7,8 @@ from typing import Any
 import traitlets
 
 from .._assets import asset_text
-from .._events import EventLog
-from ._base import FlowWidget, esc, frame
+from .._events import EventLog, RunState, run_outcome, timeline
+from ._base import FlowWidget, esc, fmt_duration, fmt_usage, frame
 
 
 class TraceViewer(FlowWidget):
@@ -22,14 +22,19 @@ class TraceViewer(FlowWidget):
     _esm = asset_text("_common.js", "trace_viewer.js")
 
     trace = traitlets.Dict({}).tag(sync=True)
+    timeline = traitlets.List([], help="agents, tools and approval waits with start/end "
+                                       "time and seq, depth, status, usage").tag(sync=True)
 
     def __init__(self, trace: dict[str, Any]) -> None:
         if not isinstance(trace, dict):
             raise TypeError(f"TraceViewer needs a trace dict, got {type(trace).__name__}")
-        log = EventLog()
+        log, state = EventLog(), RunState()
         for event in trace.get("events") or []:
             log.add(event)
-        super().__init__(trace={**trace, "events": log.events()})
+            state.apply(event)
+        self.state = state
+        """The trace's events folded (status, tools, plans, approvals, timings)."""
+        super().__init__(trace={**trace, "events": log.events()}, timeline=timeline(state))
 
     @classmethod
     def from_runtime(cls, runtime: Any, trace_id: str) -> TraceViewer:
@@ -52,28 +57,31 @@ class TraceViewer(FlowWidget):
         )
 
     def _repr_html(self) -> str:
-        spans = self.trace.get("spans") or []
-        parents = {s.get("spanId"): s.get("parentId") for s in spans}
         rows = []
-        for span in spans:
-            depth, parent = 0, span.get("parentId")
-            while parent in parents and depth < 20:
-                depth, parent = depth + 1, parents[parent]
-            indent = "&nbsp;&nbsp;" * depth
+        for row in self.timeline:
+            indent = "&nbsp;&nbsp;" * row["depth"]
+            duration = (row["end"] - row["start"]) if row["end"] is not None \
+                and row["start"] is not None else None
+            facts = " · ".join(p for p in (fmt_duration(duration), fmt_usage(row["usage"])) if p)
             rows.append(
-                f"<tr><td>{indent}{esc(span.get('kind', ''))} <code>{esc(span.get('name', ''))}"
-                f"</code></td><td>{esc(span.get('agent', ''))}</td>"
-                f"<td>{esc(span.get('status', ''))}</td></tr>"
+                f"<tr><td>{indent}{esc(row['kind'])} <code>{esc(row['name'])}</code></td>"
+                f"<td>{esc(row['status'])}</td><td>{esc(facts)}</td></tr>"
             )
         types: dict[str, int] = {}
         for event in self.trace.get("events") or []:
             types[event.get("type", "?")] = types.get(event.get("type", "?"), 0) + 1
         counts = ", ".join(f"{k} ×{v}" for k, v in sorted(types.items()))
+        state = self.state
+        facts = " · ".join(
+            p for p in (fmt_duration(state.duration_ms), fmt_usage(state.usage)) if p)
         body = (
-            "<table><tr><th>span</th><th>agent</th><th>status</th></tr>"
+            (f"<div>{esc(facts)}</div>" if facts else "")
+            + "<table><tr><th>step</th><th>status</th><th>time · tokens</th></tr>"
             f"{''.join(rows)}</table><div><i>events:</i> {esc(counts)}</div>"
         )
-        return frame(f"trace · {esc(self.trace.get('status', ''))}", body, "flowai-trace")
+        status = self.trace.get("status", "")
+        headline = " · ".join(p for p in (status, run_outcome(state)) if p)
+        return frame(f"trace · {esc(headline)}", body, "flowai-trace")
 
 
 class TraceTable:

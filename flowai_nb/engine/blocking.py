@@ -1,0 +1,74 @@
+"""Run a coroutine to completion from synchronous code, never re-entering a running loop.
+
+Inside a notebook cell the kernel's event loop is already running, and
+re-entering it (nest-asyncio) drops widget clicks and hangs "Run All". So when
+the calling thread has a running loop, :func:`drive` runs the coroutine on a
+loop of its own in a helper thread and blocks the caller until it is done. The
+caller's loop is paused meanwhile (nothing else in the kernel runs), which is
+what a synchronous call means; code that must keep the kernel responsive
+awaits the async form instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["drive", "in_running_loop", "run_sync"]
+
+T = TypeVar("T")
+
+
+def in_running_loop() -> bool:
+    """True when the calling thread runs an event loop (a notebook cell, an async function)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """``loop.run_until_complete(coro)``, on a helper thread if this thread runs a loop.
+
+    ``loop`` must not be running. Between two calls it stays idle, so a
+    consumer can drive the same loop step by step (as sync iteration of a run
+    stream does). An interrupt (Ctrl-C, the kernel's stop button) while
+    waiting cancels the coroutine and re-raises once it has unwound.
+    """
+    if not in_running_loop():
+        return loop.run_until_complete(coro)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        box["task"] = task = loop.create_task(coro)
+        try:
+            box["value"] = loop.run_until_complete(task)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    helper = threading.Thread(target=run, name="flowai sync call", daemon=True)
+    helper.start()
+    try:
+        helper.join()
+    except KeyboardInterrupt:
+        task = box.get("task")
+        if task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+        helper.join()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)`` that also works while this thread runs a loop (see :func:`drive`)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return drive(loop, coro)
+    finally:
+        drive(loop, loop.shutdown_asyncgens())
+        loop.close()
