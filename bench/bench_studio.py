@@ -83,7 +83,7 @@ _WATCH = """
     return add.call(this, type, cb, ...rest);
   };
   new MutationObserver(() => {
-    const s = document.querySelector(".st-run .fa-status");
+    const s = document.querySelector(".st-run .fnb-status");
     if (s && s.textContent === "completed" && !window.__done) window.__done = Date.now();
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
@@ -105,7 +105,7 @@ def _measure(login: str, api: Any) -> dict[str, Any]:
         page.wait_for_function("window.__done", timeout=int(SECONDS * 1000) + 60_000)
         done, messages = page.evaluate("[window.__done, window.__sse]")
         shown = page.evaluate(
-            "[...document.querySelectorAll('.st-run .fa-text')].map((e) => e.textContent)"
+            "[...document.querySelectorAll('.st-run .fnb-text')].map((e) => e.textContent)"
             ".join('')")
         browser.close()
     run = api("runs")["runs"][0]
