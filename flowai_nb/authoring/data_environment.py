@@ -25,7 +25,7 @@ __all__ = [
     "CATALOG_KINDS", "TARGET_KINDS", "CatalogConfig", "CatalogEntry", "CatalogSearchConfig",
     "ColumnEntry", "DataEnvironmentConfig", "DuckDBCatalog", "DuckDBTarget", "EmptyCatalog",
     "ForeignKey", "GlossaryTerm", "InlineCatalog", "PostgresCatalog", "PostgresTarget",
-    "SqliteCatalog", "SqliteTarget", "TargetDatabase", "parse_target_url",
+    "SqlSettings", "SqliteCatalog", "SqliteTarget", "TargetDatabase", "parse_target_url",
 ]
 
 TARGET_KINDS = ("sqlite", "postgres", "duckdb")
@@ -169,6 +169,24 @@ class CatalogSearchConfig(SpecModel):
     write_through: bool = True
 
 
+class SqlSettings(SpecModel):
+    """Limits of agent SQL (the ``sql`` toolkit and ``DataEnvironment.run_sql``).
+
+    Attributes:
+        timeout_s: a query running longer is interrupted (``TimeoutError``), fetching included.
+        max_rows: the most rows one result keeps (inline or in its reference).
+        max_bytes: the most bytes one result keeps, as JSON; rows past it are left out.
+        memory_limit: DuckDB's ``memory_limit`` for the embedded database (e.g. ``"1GB"``).
+        threads: DuckDB worker threads for agent queries.
+    """
+
+    timeout_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    max_rows: int = Field(default=100_000, ge=1)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    memory_limit: str = Field(default="1GB", pattern=r"^\s*\d+(\.\d+)?\s*[KMGT]i?B\s*$")
+    threads: int = Field(default=2, ge=1, le=256)
+
+
 # -- the config ------------------------------------------------------------------------------
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -235,6 +253,7 @@ class DataEnvironmentConfig(SpecModel):
         catalog: ``empty``, ``inline`` (entries here), or ``sqlite``/``postgres``/``duckdb``
             (entries stored there). Unset with a target: profiled from the target on first use.
         catalog_search: the full-text index settings.
+        sql: limits of agent SQL: timeout, row and byte caps, DuckDB memory and threads.
     """
 
     tenant_id: str = Field(min_length=1)
@@ -245,6 +264,7 @@ class DataEnvironmentConfig(SpecModel):
     target_database_schema: str | None = None
     catalog: CatalogConfig | None = None
     catalog_search: CatalogSearchConfig | None = None
+    sql: SqlSettings = Field(default_factory=SqlSettings)
 
     @field_validator("tenant_id", mode="before")
     @classmethod

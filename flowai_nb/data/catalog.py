@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .._json import cell_value
 from ..authoring.data_environment import (
     CatalogEntry,
     ColumnEntry,
     ForeignKey,
     GlossaryTerm,
 )
-from ._json import jsonable
 from ._target import Target, attach_target, ident
 from .search import CatalogSearch
 
@@ -128,7 +128,7 @@ def _profile_table(target: Target, table: str, fks: list[ForeignKey],
         try:
             distinct = con.execute(f"SELECT count(DISTINCT {ident(name)}) FROM {q}").fetchone()[0]
             if sample_size > 0:
-                samples = [jsonable(r[0]) for r in con.execute(
+                samples = [cell_value(r[0]) for r in con.execute(
                     f"SELECT {ident(name)} FROM {q} WHERE {ident(name)} IS NOT NULL "
                     f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {int(sample_size)}").fetchall()]
         except Exception:  # noqa: BLE001 - types DuckDB cannot group (e.g. some PG types)

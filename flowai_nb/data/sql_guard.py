@@ -3,9 +3,10 @@
 Parsing is DuckDB's own: ``duckdb.extract_statements`` splits and types the
 statements (so comments and ``WITH ... DELETE`` cannot hide a write) and
 ``json_serialize_sql`` gives the syntax tree, which is walked to check every
-table reference and function call. This is the first wall; the second is
-that the target database is attached read-only and the connection has
-external (file) access disabled.
+table reference and function call, with each ``WITH`` name visible only in its
+own query, and DESCRIBE / SUMMARIZE / SHOW recognised by their ``SHOW_REF`` node.
+This is the first wall; the second is that the target database is attached
+read-only and the connection has external (file) access disabled.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Collection, Iterator
 from typing import Any
 
-__all__ = ["SQLRefused", "check_sql"]
+__all__ = ["SQLRefused", "check_sql", "relation_names"]
 
 # Table functions that read nothing outside the query itself.
 _ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
@@ -29,25 +30,16 @@ class SQLRefused(ValueError):
     """The SQL was refused before it ran; the message says why and what is allowed."""
 
 
-def _nodes(tree: Any) -> Iterator[dict]:
-    stack = [tree]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def check_sql(sql: Any, con: Any,
-              tables: Collection[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+def check_sql(sql: Any, con: Any, tables: Collection[tuple[str, str, str]],
+              relations: Collection[str] | None = None) -> set[tuple[str, str, str]]:
     """Check that ``sql`` is a single read-only query over ``tables``; return the tables it reads.
 
     Args:
         sql: the agent's SQL text.
         con: any DuckDB connection (used only to parse).
         tables: the readable ``(database, schema, table)`` triples, lower-case.
+        relations: every relation name DuckDB could resolve (lower-case); looked up on
+            ``con`` when not given (callers cache :func:`relation_names`).
 
     Raises:
         SQLRefused: naming what was refused and what is allowed instead.
@@ -73,41 +65,64 @@ def check_sql(sql: Any, con: Any,
         raise SQLRefused(
             "only plain SELECT/WITH queries are allowed (PRAGMA and other commands are not): "
             f"{tree.get('error_message', '')}")
-    first = sql.lstrip()
-    while first.startswith(("--", "/*")):  # the leading keyword, past any comments
-        first = (first.split("\n", 1)[1] if first.startswith("--") else
-                 first.split("*/", 1)[1] if "*/" in first else "").lstrip()
-    keyword = (first.split(None, 1) or [""])[0].upper()
-    if not (keyword in ("SELECT", "WITH", "FROM", "VALUES") or first.startswith("(")):
-        # DuckDB types SUMMARIZE, DESCRIBE and SHOW as SELECT; only queries are allowed.
-        raise SQLRefused("only SELECT/WITH queries are allowed; got a statement starting with "
-                         f"{keyword[:20]!r}")
-    return _check_tree(tree["statements"], tables, _relation_names(con))
+    if relations is None:
+        relations = relation_names(con)
+    return _check_tree(tree["statements"], tables, relations)
 
 
-def _relation_names(con: Any) -> set[str]:
+def relation_names(con: Any) -> set[str]:
     """Every table and view name DuckDB could resolve, system views included."""
     rows = con.execute("SELECT view_name FROM duckdb_views() UNION ALL "
                        "SELECT table_name FROM duckdb_tables()").fetchall()
     return {row[0].lower() for row in rows}
 
 
+def _scoped_nodes(tree: Any) -> Iterator[tuple[dict, frozenset[str]]]:
+    """Every node of the syntax tree with the CTE names visible at it.
+
+    A ``WITH`` binds its names in its own query only: the body of CTE *i* sees the
+    CTEs before it (and itself only when recursive); the rest of the query sees all.
+    """
+    stack: list[tuple[Any, frozenset[str]]] = [(tree, frozenset())]
+    while stack:
+        item, visible = stack.pop()
+        if isinstance(item, list):
+            stack.extend((child, visible) for child in item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "RECURSIVE_CTE_NODE" and item.get("cte_name"):
+            visible = visible | {str(item["cte_name"]).lower()}
+        yield item, visible
+        entries = (item.get("cte_map") or {}).get("map") if isinstance(
+            item.get("cte_map"), dict) else None
+        names: list[str] = []
+        for entry in entries or []:
+            names.append(str(entry.get("key", "")).lower())
+            stack.append((entry.get("value"), visible | frozenset(names[:-1])))
+        inner = visible | frozenset(names)
+        stack.extend((child, inner) for key, child in item.items() if key != "cte_map")
+
+
 def _check_tree(tree: Any, tables: Collection[tuple[str, str, str]],
                 relations: Collection[str] = ()) -> set[tuple[str, str, str]]:
-    nodes = list(_nodes(tree))
-    ctes = {entry["key"].lower() for node in nodes if isinstance(node.get("cte_map"), dict)
+    nodes = list(_scoped_nodes(tree))
+    ctes = {entry["key"].lower() for node, _ in nodes if isinstance(node.get("cte_map"), dict)
             for entry in node["cte_map"].get("map", [])}
-    # A CTE named like a real relation would let a reference to that relation pass as
-    # the CTE (CTE scopes are not modelled here), so such names are refused outright.
+    # A CTE named like a real relation is refused outright: a reference outside the CTE's
+    # scope would reach the relation while reading like the CTE.
     readable = {t for _, _, t in tables}
     shadowing = sorted(name for name in ctes if name in relations and name not in readable)
     if shadowing:
         raise SQLRefused(f"CTE name(s) {shadowing} shadow database relations; rename them")
     used: set[tuple[str, str, str]] = set()
-    for node in nodes:
+    for node, visible in nodes:
         kind = node.get("type")
         if kind == "BASE_TABLE":
-            used.update(_check_table(node, ctes, tables))
+            used.update(_check_table(node, visible, tables))
+        elif kind == "SHOW_REF":  # DESCRIBE, SUMMARIZE and SHOW parse to a SELECT over this
+            raise SQLRefused("only SELECT/WITH queries are allowed; DESCRIBE, SUMMARIZE and "
+                             "SHOW are not (use the describe_table and list_tables tools)")
         elif kind == "TABLE_FUNCTION":
             name = str(node.get("function", {}).get("function_name", "")).lower()
             if name not in _ALLOWED_TABLE_FUNCTIONS:
@@ -121,7 +136,7 @@ def _check_tree(tree: Any, tables: Collection[tuple[str, str, str]],
     return used
 
 
-def _check_table(node: dict, ctes: set[str],
+def _check_table(node: dict, ctes: Collection[str],
                  tables: Collection[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     catalog = (node.get("catalog_name") or "").lower()
     schema = (node.get("schema_name") or "").lower()

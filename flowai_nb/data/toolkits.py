@@ -42,7 +42,8 @@ def lookup_glossary(args: dict, ctx: Any) -> dict:
 
 
 def run_sql(args: dict, ctx: Any) -> dict:
-    """``run_sql(sql, limit=1000)``: one read-only query; large results become references."""
+    """``run_sql(sql, limit=1000)``: one read-only query; large results become references
+    holding every row up to the caps, with the full row count."""
     return _env(ctx).run_sql(args.get("sql"), args.get("limit", 1000),
                              references=getattr(ctx, "references", None))
 

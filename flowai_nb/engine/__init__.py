@@ -3,9 +3,15 @@
 It never imports the Jupyter, MCP or Studio surfaces.
 """
 
-from .errors import PlanNotFoundError, ReferenceExpiredError, ReferenceNotFoundError
+from .errors import (
+    PlanNotFoundError,
+    ReferenceExpiredError,
+    ReferenceNotFoundError,
+    RunLeasedError,
+)
 from .runtime import Runtime, create_runtime
 from .stream import RunStream
 
-__all__ = ["PlanNotFoundError", "ReferenceExpiredError", "ReferenceNotFoundError", "RunStream",
+__all__ = ["PlanNotFoundError", "ReferenceExpiredError", "ReferenceNotFoundError", "RunLeasedError",
+           "RunStream",
            "Runtime", "create_runtime"]

@@ -22,4 +22,11 @@ class AgentLimit(Exception):
 
 
 class Superseded(Exception):
-    """Another owner holds the run's lease; this copy stops without touching it."""
+    """Another owner holds the run's lease; this copy stops without touching it.
+
+    ``error`` is what the run's stream raises to its consumer.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import uuid
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from .._clock import now_ms
+from .._json import dumps, to_json_value
 
 __all__ = ["now_ms", "new_id", "jsonable", "canonical", "digest", "maybe_await"]
 
@@ -20,14 +18,15 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data (pydantic models, dataclasses, dates, sets...)."""
-    return to_jsonable_python(value, fallback=repr, by_alias=True)
+def jsonable(value: Any, nulled: list[str] | None = None) -> Any:
+    """``value`` as plain JSON data under the package's one JSON rule
+    (:func:`flowai_nb._json.to_json_value`)."""
+    return to_json_value(value, nulled=nulled)
 
 
 def canonical(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical JSON text: sorted keys, no spaces, NaN/inf as null."""
+    return dumps(value, sort_keys=True)
 
 
 def digest(*parts: str, size: int = 16) -> str:

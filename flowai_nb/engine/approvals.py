@@ -213,12 +213,12 @@ def _check_partial(record: dict[str, Any], outcome: str, partial: Any) -> None:
         return
     count = len((record.get("payload") or {}).get("actions") or [])
     chosen = partial.get("actions") if isinstance(partial, Mapping) else None
-    valid = isinstance(chosen, list) and chosen and all(
+    valid = isinstance(chosen, list) and chosen and set(partial) == {"actions"} and all(
         isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in chosen)
     if not valid:
         raise ValueError(
-            f"partial approval must be {{'actions': [indexes]}} with indexes in 0..{count - 1} "
-            f"of plan {record.get('target')!r}; got {partial!r}")
+            f"partial approval must be {{'actions': [indexes]}} (no other keys) with indexes in "
+            f"0..{count - 1} of plan {record.get('target')!r}; got {partial!r}")
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:
@@ -272,21 +272,24 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
         run.pause_seq = run.seq
         run.persist(open_approval=request)
         run.deliver(event, frame)
-        if run.approver is not None:
+    else:  # resumed at an open gate: what was asked is in the record
+        request = {k: v for k, v in record.items()
+                   if k not in ("status", "decision", "createdAt")}
+    if run.approver is not None and broker.decision(approval_id) is None:
+        try:
+            answer = await maybe_await(run.approver(request))
+        except (ValueError, TypeError) as exc:
+            raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
+                            "approver", frame) from None
+        except Exception as exc:
+            raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
+                            "approver", frame) from None
+        if answer is not None:
             try:
-                answer = await maybe_await(run.approver(request))
-            except (ValueError, TypeError) as exc:
-                raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
-                                "approver", frame) from None
-            except Exception as exc:
-                raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
-                                "approver", frame) from None
-            if answer is not None:
-                try:
-                    broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
-                                   answer.get("partial"))
-                except RuntimeError:
-                    pass  # someone answered first; their decision stands
+                broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
+                               answer.get("partial"))
+            except RuntimeError:
+                pass  # someone answered first; their decision stands
     run.parked = run.open_gate = approval_id
     run.status = "paused"
     try:

@@ -20,6 +20,7 @@ from .approvals import APPROVED, gate, requires_approval
 from .errors import PlanNotFoundError
 from .frames import Frame
 from .references import parse_envelope
+from .tool_exec import error_text
 
 if TYPE_CHECKING:
     from .run import Run
@@ -200,33 +201,46 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
         _plan_status(run, frame, plan_id, "failed", {"error": str(exc)})
         return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
     # The plan status, the idempotency keys of its actions and their events: one transaction.
+    # The events are delivered once the dispatcher has been called, so whoever sees
+    # ``executing`` (or stops the process right after it) knows the actions were handed over.
     keys = [f"{plan_id}#{i}" for i, _ in indexed]
     ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys})
     recorded = [run.record(ev.PlanStatus, frame, plan_id, "executing")]
     recorded += [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
                  for i, action in indexed]
     run.commit(ops, services.plans.kv)
-    for event in recorded:
-        run.deliver(event, frame)
     actions = [action for _, action in indexed]
     ctx = services.context(run, frame.agent, use["id"],
                            extra={"resolved_refs": resolved, "plan": record,
                                   "idempotency_keys": keys})
     try:
-        outcome = await maybe_await(dispatcher(actions, ctx))
+        pending = dispatcher(actions, ctx)
+        for event in recorded:
+            run.deliver(event, frame)
+        recorded = []
+        outcome = await maybe_await(pending)
         problem = _dispatch_shape_problem(outcome)
+        if problem is None:
+            outcome = jsonable(outcome)
     except (asyncio.CancelledError, Superseded):
         raise
-    except Exception as exc:
-        problem = f"the action dispatcher raised {type(exc).__name__}: {exc}"
+    except BaseException as exc:  # noqa: BLE001 - a dispatcher bug fails the plan readably
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        problem = f"the action dispatcher raised {error_text(exc)}"
+    for event in recorded:
+        run.deliver(event, frame)
+    final = "failed" if problem is not None else "executed"
+    note = {"error": problem} if problem is not None else outcome
+    ops = services.plans.status_ops(plan_id, final, note)
+    recorded = [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], final)
+                for i, action in indexed]
+    recorded.append(run.record(ev.PlanStatus, frame, plan_id, final))
+    run.commit(ops, services.plans.kv)
+    for event in recorded:
+        run.deliver(event, frame)
     if problem is not None:
-        for i, action in indexed:
-            run.emit(ev.ActionStatus, frame, plan_id, i, action["kind"], "failed")
-        _plan_status(run, frame, plan_id, "failed", {"error": problem})
         raise RunFailed(f"plan {plan_id} failed: {problem}", "dispatcher", frame)
-    for i, action in indexed:
-        run.emit(ev.ActionStatus, frame, plan_id, i, action["kind"], "executed")
-    _plan_status(run, frame, plan_id, "executed", jsonable(outcome))
     result = {"planId": plan_id, "status": "executed"}
     if outcome:
         result.update(jsonable(outcome))

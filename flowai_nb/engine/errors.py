@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ReferenceNotFoundError", "ReferenceExpiredError", "PlanNotFoundError"]
+from typing import Any
+
+__all__ = ["ReferenceNotFoundError", "ReferenceExpiredError", "PlanNotFoundError", "RunLeasedError"]
 
 
 class ReferenceNotFoundError(KeyError):
@@ -21,3 +23,17 @@ class PlanNotFoundError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "plan not found"
+
+
+class RunLeasedError(RuntimeError):
+    """Another runtime holds the run's lease (SPEC §5.3): it is executing the run.
+
+    Attributes:
+        owner: the lease owner's id.
+        expires_at: epoch milliseconds when the lease ends unless renewed.
+    """
+
+    def __init__(self, message: str, *, owner: Any = None, expires_at: Any = None) -> None:
+        super().__init__(message)
+        self.owner = owner
+        self.expires_at = expires_at

@@ -166,7 +166,8 @@ class ReasoningDelta(NamedTuple):
 
 
 class ToolCall(NamedTuple):
-    """``tool-call``: the model called a tool (``callId``, ``tool``, ``args``)."""
+    """``tool-call``: the model called a tool (``callId``, ``tool``, ``args``; ``warnings``
+    when NaN / infinities in the arguments became null)."""
 
     run_id: str
     thread_id: str
@@ -176,15 +177,16 @@ class ToolCall(NamedTuple):
     call_id: str
     tool: str
     args: Any
+    warnings: Any = ABSENT
     parent_id: str | None = None
     TYPE = "tool-call"
-    KEYS = (("call_id", "callId"), ("tool", "tool"), ("args", "args"))
+    KEYS = (("call_id", "callId"), ("tool", "tool"), ("args", "args"), ("warnings", "warnings"))
     to_wire = _to_wire
 
 
 class ToolResult(NamedTuple):
     """``tool-result``: the call's ``result`` or its ``error`` (never both); ``glimpse`` when
-    the result was stored as a reference."""
+    the result was stored as a reference; ``warnings`` when NaN / infinities became null."""
 
     run_id: str
     thread_id: str
@@ -196,10 +198,11 @@ class ToolResult(NamedTuple):
     result: Any = ABSENT
     error: Any = ABSENT
     glimpse: Any = ABSENT
+    warnings: Any = ABSENT
     parent_id: str | None = None
     TYPE = "tool-result"
     KEYS = (("call_id", "callId"), ("tool", "tool"), ("error", "error"), ("result", "result"),
-            ("glimpse", "glimpse"))
+            ("glimpse", "glimpse"), ("warnings", "warnings"))
     to_wire = _to_wire
 
 

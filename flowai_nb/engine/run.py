@@ -28,11 +28,13 @@ from ..interpreters.base import (
 from ..storage.base import KeyValueStore, Op
 from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
-from ._util import canonical, jsonable, now_ms
+from ._util import canonical, now_ms
 from .approvals import gate
+from .errors import RunLeasedError
 from .frames import Frame
 from .journal import FLUSH_SECONDS, Journal
 from .options import RunOptions
+from .tool_exec import ToolError, checked_args, error_text, tool_result_value
 from .tools import call_handler
 from .traces import TraceRecorder
 
@@ -91,6 +93,8 @@ class Run:
         self.task: asyncio.Task[Any] | None = None
         self._hooks = services.hooks
         self._unjournaled: list[dict[str, Any]] = []
+        self._leased = False
+        self._heartbeat: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._hook_chain: asyncio.Future[Any] | None = None
         self._in_hook_error = False
@@ -177,7 +181,7 @@ class Run:
                 result = hook(event)
                 if inspect.isawaitable(result):
                     self._chain_hook(result, frame)
-            except Exception as exc:  # a hook never breaks the run
+            except BaseException as exc:  # noqa: BLE001 - a hook never breaks the run
                 failures.append((hook, exc))
         for hook, exc in failures:  # reported once every hook has seen this event
             self._hook_failed(hook, exc, frame)
@@ -190,14 +194,14 @@ class Run:
                 await previous
             try:
                 await awaitable
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - CancelledError of the hook included
                 self._hook_failed(awaitable, exc, frame)
 
         self._hook_chain = asyncio.ensure_future(run_in_order())
 
-    def _hook_failed(self, hook: Any, exc: Exception, frame: Frame | None) -> None:
+    def _hook_failed(self, hook: Any, exc: BaseException, frame: Frame | None) -> None:
         name = getattr(hook, "__qualname__", None) or repr(hook)
-        message = f"event hook {name} raised {type(exc).__name__}: {exc}"
+        message = f"event hook {name} raised {error_text(exc)}"
         if self._finishing:  # nothing may follow run-finish: keep it in the trace instead
             self.trace.hook_errors.append(message)
             return
@@ -221,8 +225,8 @@ class Run:
                 self.emit(ev.RunStart, None, self.prompt, self.entry)
                 self.root = Frame(agent=self.entry, depth=0, thread=self.thread_id,
                                   prompt=self.prompt)
-            else:
-                self.claim()  # a restored run: only one copy may continue it
+            # A restored run replays up to its gate and claims the run's lease there, once
+            # the decision is in: of several copies only one continues (see claim()).
             self.final_text = await self.run_agent(self.root)
         except AgentLimit as exc:
             status = "failed"
@@ -233,10 +237,9 @@ class Run:
             self._unwind(exc.message)
         except Superseded as exc:
             live.pop(self.id, None)
+            self._cancel_flush()
             if self.stream is not None:
-                self.stream._close(RuntimeError(str(exc) or (
-                    f"run {self.id} was already resumed by another runtime; this copy stopped "
-                    f"without touching it")))
+                self.stream._close(exc.error)
             return
         except asyncio.CancelledError:
             if not self.cancel_requested:
@@ -251,11 +254,15 @@ class Run:
                 task.uncancel()
             status = "cancelled"
             self._unwind("the run was cancelled")
-        except Exception as exc:  # a bug must still end the stream readably
-            message = f"internal error: {type(exc).__name__}: {exc}"
+        except BaseException as exc:  # a bug must still end the stream readably
+            message = f"internal error: {error_text(exc)}"
             self.emit(ev.ErrorEvent, None, message, "engine")
             status = "failed"
             self._unwind(message)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                live.pop(self.id, None)
+                await self._finish(status)
+                raise
         live.pop(self.id, None)
         await self._finish(status)
 
@@ -302,42 +309,53 @@ class Run:
         if self._hook_chain is not None:  # async hooks finish (and report) before the end
             try:
                 await self._hook_chain
-            except Exception:  # pragma: no cover - reported by the hook itself
+            except BaseException:  # noqa: BLE001 # pragma: no cover - reported by the hook
                 pass
         self._finishing = True
         event = self.record(ev.RunFinish, None, status, self.final_text, dict(self.usage),
                             self.trace.trace_id)
         self._cancel_flush()
-        self.commit([*self.services.traces.save_ops(self.trace.to_dict()),
-                     ("delete", f"runs/{self.id}", None), *self.release_ops()])
+        problem = self._final_commit([*self.services.traces.save_ops(self.trace.to_dict()),
+                                      ("delete", f"runs/{self.id}", None), *self.release_ops()])
         reported = len(self.trace.hook_errors)
         self.deliver(event, None)
         if self._hook_chain is not None:
             try:
                 await self._hook_chain
-            except Exception:  # pragma: no cover - reported by the hook itself
+            except BaseException:  # noqa: BLE001 # pragma: no cover - reported by the hook
                 pass
-        if len(self.trace.hook_errors) > reported:  # hooks that failed on run-finish
-            self.services.traces.save(self.trace.to_dict())
-        self._close_stream()
+        if len(self.trace.hook_errors) > reported and problem is None:
+            problem = self._final_commit(  # hooks that failed on run-finish
+                list(self.services.traces.save_ops(self.trace.to_dict())))
+        self._close_stream(problem)
+
+    def _final_commit(self, ops: list[Op]) -> BaseException | None:
+        """Commit the end of the run; a failing store must still let the stream end (the
+        consumer then gets this error after ``run-finish``)."""
+        try:
+            self.commit(ops)
+        except Exception as exc:
+            return RuntimeError(f"run {self.id} finished but its trace could not be stored: "
+                                f"{error_text(exc)}")
+        return None
 
     def _cancel_flush(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
 
-    def _close_stream(self) -> None:
+    def _close_stream(self, error: BaseException | None = None) -> None:
         if self.stream is not None:
-            self.stream._close()
+            self.stream._close(error)
 
     def finish_unstarted_cancel(self) -> None:
         """``cancel()`` before the first event: finish without running."""
         self.status = "cancelled"
         event = self.record(ev.RunFinish, None, "cancelled", "", self.usage,
                             self.trace.trace_id)
-        self.commit(self.services.traces.save_ops(self.trace.to_dict()))
+        problem = self._final_commit(list(self.services.traces.save_ops(self.trace.to_dict())))
         self.deliver(event, None)
-        self._close_stream()
+        self._close_stream(problem)
 
     def is_waiting_for_person(self) -> bool:
         """True while parked at a gate that only ``respond_to_approval`` can open."""
@@ -389,26 +407,67 @@ class Run:
             ops += services.broker.open_ops(open_approval)
         ops.append(("put", f"runs/{self.id}", self.snapshot()))
         ops += services.traces.save_ops({**self.trace.to_dict(), "status": "paused"})
+        # Parked at a gate, the run is anyone's to resume: whoever continues it after the
+        # decision takes the lease then (and checks this pause is still the latest).
+        ops += self.release_ops()
         self.commit(ops)
 
     def claim(self) -> None:
-        """Claim the continuation after a pause; exactly one process (one Run) wins."""
-        if self.pause_seq is None:
-            return
-        kv = self.services.kv
-        key = f"run-claims/{self.id}/{self.pause_seq}"
-        if not kv.add(key, self.services.owner) and kv.get(key) != self.services.owner:
-            raise Superseded()
+        """Take (or renew) the run's lease: only its holder may continue the run.
+
+        Raises:
+            Superseded: another owner holds a live lease, or the stored state this
+                run was restored from was continued by someone else meanwhile.
+        """
+        services = self.services
+        try:
+            services.leases.acquire(self.id, services.owner, services.lease_seconds,
+                                    lambda owner: services.owner_is_gone(owner, self.id))
+        except RunLeasedError as exc:
+            raise Superseded(exc) from None
+        if not self._leased:
+            self._leased = True
+            state = services.kv.get(f"runs/{self.id}")
+            if state is None or state.get("pauseSeq") != self.pause_seq:
+                self.release()
+                raise Superseded(RuntimeError(
+                    f"run {self.id} was already resumed by another runtime, which moved it on "
+                    f"from this pause; this copy stopped without touching it"))
+        self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            try:
+                self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+            except RuntimeError:
+                self._heartbeat = None
+
+    async def _beat(self) -> None:
+        services = self.services
+        while True:
+            await asyncio.sleep(services.lease_seconds / 3)
+            if not services.leases.renew(self.id, services.owner, services.lease_seconds):
+                return
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            if self._heartbeat is not asyncio.current_task():
+                self._heartbeat.cancel()
+            self._heartbeat = None
 
     def release(self) -> None:
         """Give up this process's hold on the run (it may be resumed elsewhere)."""
         self._cancel_flush()
-        if self._unjournaled:
-            self.commit()
+        self.commit(self.release_ops())
 
     def release_ops(self) -> list[Op]:
-        """The store writes that give up this process's hold on the run."""
-        return []
+        """The store writes that give up this process's lease on the run."""
+        self._stop_heartbeat()
+        if not self._leased:
+            return []
+        self._leased = False
+        services = self.services
+        return services.leases.release_ops(self.id, services.owner)
 
     # -- agents ------------------------------------------------------------------
     async def run_agent(self, frame: Frame) -> str:
@@ -437,8 +496,7 @@ class Run:
                 while len(frame.results) < len(frame.pending):
                     use = frame.pending[len(frame.results)]
                     if use["id"] not in frame.announced:
-                        self.emit(ev.ToolCall, frame, use["id"], use["name"], use["input"])
-                        frame.announced.append(use["id"])
+                        self._announce(frame, use)
                     frame.results.append(await self._call_tool(frame, agent, use))
                 frame.messages.append({"role": "user", "content": frame.results})
                 done = frame.results
@@ -458,9 +516,10 @@ class Run:
                 raise AgentLimit(message)
             frame.turns += 1
             text, uses = await self._model_turn(frame, agent, tool_defs)
+            checked = [(u, *checked_args(u.input)) for u in uses]
             content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-            content += [{"type": "tool_use", "id": u.id, "name": u.name, "input": u.input}
-                        for u in uses]
+            content += [{"type": "tool_use", "id": u.id, "name": u.name, "input": args}
+                        for u, args, _, _ in checked]
             if content:
                 frame.messages.append({"role": "assistant", "content": content})
             if not uses:
@@ -476,10 +535,19 @@ class Run:
                     raise RunFailed(f"the interpreter reused tool-use id {u.id!r}; ids must be "
                                     f"unique within a run", "interpreter", frame)
                 self.call_ids.add(u.id)
-            frame.pending = [{"id": u.id, "name": u.name, "input": u.input} for u in uses]
+            frame.pending = [{"id": u.id, "name": u.name, "input": args}
+                             | ({"invalid": problem} if problem else {})
+                             | ({"nulled": nulled} if nulled else {})
+                             for u, args, problem, nulled in checked]
             for use in frame.pending:
-                self.emit(ev.ToolCall, frame, use["id"], use["name"], use["input"])
-                frame.announced.append(use["id"])
+                self._announce(frame, use)
+
+    def _announce(self, frame: Frame, use: dict[str, Any]) -> None:
+        """Emit a call's ``tool-call`` (arguments already under the JSON rule)."""
+        warnings = _nulled_warnings(use.get("nulled"))
+        self.emit(ev.ToolCall, frame, use["id"], use["name"], use["input"],
+                  warnings=warnings or ev.ABSENT)
+        frame.announced.append(use["id"])
 
     async def _model_turn(self, frame: Frame, agent: AgentSpec,
                           tool_defs: list[dict[str, Any]]) -> tuple[str, list[ToolUse]]:
@@ -529,36 +597,57 @@ class Run:
             raise RunFailed(str(exc), f"interpreter:{interpreter.name}", frame) from None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # noqa: BLE001 - a provider bug fails the run readably
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
             raise RunFailed(f"interpreter {interpreter.name!r} failed for agent "
-                            f"{agent.name!r}: {type(exc).__name__}: {exc}",
+                            f"{agent.name!r}: {error_text(exc)}",
                             f"interpreter:{interpreter.name}", frame) from None
         return "".join(parts), uses
 
     # -- tools -------------------------------------------------------------------
     def tool_result(self, frame: Frame, use: dict[str, Any], *, result: Any = None,
                     error: str | None = None) -> dict[str, Any]:
-        """Emit the call's ``tool-result``; return the message the model sees."""
+        """Emit the call's ``tool-result``; return the message the model sees.
+
+        A result with no JSON form becomes an error; NaN / infinities become null and
+        are flagged (``warnings``), also in the text the model reads."""
+        nulled: list[str] = []
+        if error is None:
+            try:
+                result, glimpse = self._shape_result(result, use["name"], nulled)
+            except ToolError as exc:
+                error = str(exc)
+            except Exception as exc:  # a value the reference store refused
+                error = f"tool {use['name']!r} returned a value that cannot be kept: " \
+                        f"{error_text(exc)}"
         if error is not None:
             self.emit(ev.ToolResult, frame, use["id"], use["name"], error=error)
             return {"type": "tool_result", "tool_use_id": use["id"], "content": error,
                     "is_error": True}
-        result, glimpse = self._shape_result(result)
+        warnings = _nulled_warnings(nulled)
         self.emit(ev.ToolResult, frame, use["id"], use["name"], result=result,
-                  glimpse=ev.ABSENT if glimpse is None else glimpse)
+                  glimpse=ev.ABSENT if glimpse is None else glimpse,
+                  warnings=warnings or ev.ABSENT)
         content = result if isinstance(result, str) else canonical(result)
+        if warnings:
+            content += "\n(" + "; ".join(warnings) + ")"
         return {"type": "tool_result", "tool_use_id": use["id"], "content": content,
                 "is_error": False}
 
-    def _shape_result(self, result: Any) -> tuple[Any, Any]:
+    def _shape_result(self, result: Any, tool: str, nulled: list[str]) -> tuple[Any, Any]:
         """Glimpse-marked and large results become references; the model sees the glimpse."""
         refs = self.services.refs
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Glimpse):
-            envelope = refs.create("tool_result", result[0], glimpse=result[1].value)
+            value, _ = tool_result_value(result[0], tool)
+            envelope = refs.create("tool_result", value, glimpse=result[1].value)
             return envelope, envelope["glimpse"]
         if isinstance(result, Glimpse):
-            return jsonable(result.value), jsonable(result.value)
-        result = jsonable(result)
+            value, found = tool_result_value(result.value, tool)
+            nulled += found
+            return value, value
+        result, found = tool_result_value(result, tool)
+        nulled += found
         if isinstance(result, dict) and {"kind", "id", "glimpse", "createdAt"} <= set(result):
             return result, result["glimpse"]
         if not isinstance(result, str | int | float | bool | type(None)):
@@ -578,6 +667,8 @@ class Run:
             return self.tool_result(frame, use, error=(
                 f"unknown tool {name!r} for agent {agent.name!r}; it can call "
                 f"{[d['name'] for d in services.tools.definitions(agent)]}"))
+        if use.get("invalid"):
+            return self.tool_result(frame, use, error=use["invalid"])
         try:
             args = binding.validate(use["input"])
         except (ValueError, TypeError) as exc:
@@ -602,9 +693,11 @@ class Run:
             return await binding.builtin(self, frame, agent, use, args)  # type: ignore[no-any-return]
         ctx = services.context(self, frame.agent, use["id"])
         try:
-            result = await call_handler(binding, args, ctx)
-        except (RunFailed, Superseded, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            return self.tool_result(frame, use, error=f"{type(exc).__name__}: {exc}")
+            result = await call_handler(binding, args, ctx, timeout=services.tool_timeout(name))
+        except ToolError as exc:
+            return self.tool_result(frame, use, error=str(exc))
         return self.tool_result(frame, use, result=result)
+
+
+def _nulled_warnings(paths: list[str] | None) -> list[str]:
+    return [f"NaN or infinity at {p} became null" for p in paths or ()]

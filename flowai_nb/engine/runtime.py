@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
@@ -18,12 +20,15 @@ from .approvals import ApprovalBroker, make_approver
 from .builtins import BUILTIN_TOOLS
 from .context import RESERVED_SERVICE_KEYS
 from .journal import Journal, Subscription
+from .leases import LeaseStore
 from .options import RunOptions, check_options
 from .plans import PlanStore
 from .references import ReferenceStore
 from .run import RESUME_PREFIX, Run
-from .services import RunServices
+from .services import RunServices, owner_prefix
 from .stream import RunStream
+from .tool_exec import DEFAULT_TOOL_TIMEOUT_S, check_timeout
+from .toolkits import DATA_TOOLS
 from .tools import ToolRegistry
 from .traces import TraceStore
 
@@ -73,6 +78,11 @@ class Runtime:
         """The objects tools reach as ``ctx.<name>``."""
         self.data_environment_config = data_environment
         self._data_env: Any = None
+        self._data_lock = threading.Lock()
+        self._tool_timeout_s: float | None = DEFAULT_TOOL_TIMEOUT_S
+        self.tool_timeouts: dict[str, float | None] = {}
+        """Per-tool timeouts in seconds (``{tool name: seconds or None}``), overriding
+        :attr:`tool_timeout`."""
 
         factories = spec.storage_factories
         kv_desc = factories.kv
@@ -91,12 +101,13 @@ class Runtime:
             spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
             plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
             refs=ReferenceStore(kv, spec.references, self.tenant.key),
-            traces=TraceStore(kv, journal), journal=journal,
+            traces=TraceStore(kv, journal), journal=journal, leases=LeaseStore(kv),
             tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS,
                                data_configured=data_environment is not None),
             interpreter_for=self._interpreter_for, hooks=hooks, dispatcher=dispatcher,
             predicates=predicates, user_services=services, data=self._data,
-            owner=new_id("owner"), handle=self)
+            tool_timeout=self._tool_timeout, owner=new_id(owner_prefix() + "rt"),
+            handle=self)
         # Agents routed to another provider get theirs now, so a missing key fails here.
         for agent in spec.agents:
             if agent.model is not None and agent.model.provider is not None:
@@ -117,6 +128,18 @@ class Runtime:
         self._run_services.approval_timeout = value
 
     @property
+    def lease_seconds(self) -> float:
+        """How long a run's lease lasts without a heartbeat (renewed every third of it while
+        the run lives); a run whose process was killed is resumable after this long."""
+        return self._run_services.lease_seconds
+
+    @lease_seconds.setter
+    def lease_seconds(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"lease_seconds must be a positive number of seconds; got {value!r}")
+        self._run_services.lease_seconds = float(value)
+
+    @property
     def reference_threshold_bytes(self) -> int:
         """Tool results larger than this (as JSON) are stored as references automatically."""
         return self._run_services.reference_threshold_bytes
@@ -127,6 +150,26 @@ class Runtime:
             raise ValueError(f"reference_threshold_bytes must be a non-negative int; "
                              f"got {value!r}")
         self._run_services.reference_threshold_bytes = value
+
+    @property
+    def tool_timeout(self) -> float | None:
+        """Seconds a tool call may run before it ends with a timeout error the model reads
+        (default 120; ``None`` never times out). Override per tool in :attr:`tool_timeouts`;
+        the catalog and sql tools default to the data environment's query timeout plus 10 s."""
+        return self._tool_timeout_s
+
+    @tool_timeout.setter
+    def tool_timeout(self, value: float | None) -> None:
+        self._tool_timeout_s = check_timeout(value, "tool_timeout")
+
+    def _tool_timeout(self, name: str) -> float | None:
+        if name in self.tool_timeouts:
+            return check_timeout(self.tool_timeouts[name], f"tool_timeouts[{name!r}]")
+        if name in DATA_TOOLS and self.data_environment_config is not None:
+            sql = getattr(self.data_environment_config, "sql", None)
+            if sql is not None:
+                return sql.timeout_s + 10.0
+        return self._tool_timeout_s
 
     # -- construction helpers ---------------------------------------------------------
     def _open(self, descriptor: StorageFactorySpec | None) -> KeyValueStore:
@@ -149,7 +192,7 @@ class Runtime:
         if name == "scripted":
             from ..interpreters.scripted import ScriptedInterpreter
 
-            config = self.spec.providers.get("scripted") or {}
+            config = _scripted_config(self.spec)
             scripts = dict(config.get("scripts") or {})
             if config.get("replay") is not None:
                 from ..interpreters.replay import script_from_trace
@@ -177,13 +220,14 @@ class Runtime:
     def _data(self) -> Any:
         if self.data_environment_config is None:
             return None
-        if self._data_env is None:
-            from ..data.environment import DataEnvironment
+        with self._data_lock:  # tools run in worker threads: build it once
+            if self._data_env is None:
+                from ..data.environment import DataEnvironment
 
-            refs = self._run_services.refs
-            self._data_env = DataEnvironment.from_config(
-                self.data_environment_config, tenant=self.tenant,
-                resolve_reference=refs.resolve, create_reference=refs.create)
+                refs = self._run_services.refs
+                self._data_env = DataEnvironment.from_config(
+                    self.data_environment_config, tenant=self.tenant,
+                    resolve_reference=refs.resolve, create_reference=refs.create)
         return self._data_env
 
     @property
@@ -199,7 +243,8 @@ class Runtime:
         text = "" if prompt is None else prompt
         if not isinstance(text, str):
             raise TypeError(f"prompt must be a string; got {type(prompt).__name__}")
-        script = _prompt_script(text, entry) if call is None else None
+        script = (_prompt_script(text, entry, [a.name for a in self.spec.agents])
+                  if call is None else None)
         if script is not None:
             interpreter_options["script"] = script
         thread = thread_id if thread_id is not None else new_id("thread")
@@ -338,6 +383,13 @@ class Runtime:
         if thread_id and thread_id != state["threadId"]:
             raise ValueError(f"resume token {token!r} belongs to thread {state['threadId']!r}, "
                              f"not {thread_id!r}")
+        services = self._run_services
+        lease = services.leases.get(run_id)
+        if lease is not None and lease.get("owner") != services.owner \
+                and not services.owner_is_gone(lease.get("owner"), run_id):
+            from .leases import _held
+
+            raise _held(run_id, lease)
         run = Run.restore(self._run_services, state, make_approver(approvals))
         run.stream = RunStream(run, run.main)
         return run.stream
@@ -528,7 +580,38 @@ async def _follow(run: Run) -> None:
     await asyncio.shield(run.task)
 
 
-def _prompt_script(prompt: str, entry: str) -> dict[str, Any] | None:
+def _scripted_config(spec: RuntimeSpec) -> Mapping[str, Any]:
+    """``providers["scripted"]``, checked: a mapping of ``scripts`` / ``replay`` whose
+    scripts name agents of the spec."""
+    config = spec.providers.get("scripted")
+    if config is None:
+        return {}
+    expected = ("expected {'scripts': {agent name: [turns]}} and/or {'replay': trace}")
+    if not isinstance(config, Mapping):
+        raise ValueError(f"providers['scripted'] must be a mapping; got {config!r}; {expected}")
+    unknown = sorted(set(config) - {"scripts", "replay"})
+    if unknown:
+        raise ValueError(f"providers['scripted'] has unknown key(s) {unknown}; {expected}")
+    scripts = config.get("scripts")
+    if scripts is not None and not isinstance(scripts, Mapping):
+        raise ValueError(f"providers['scripted']['scripts'] must map agent names to turns; "
+                         f"got {scripts!r}")
+    _check_script_agents(scripts or {}, [a.name for a in spec.agents],
+                         "providers['scripted']['scripts']")
+    return config
+
+
+_JUDGE = "judge"  # the eval judge's default agent name (EvalConfig.judge_agent)
+
+
+def _check_script_agents(scripts: Mapping[str, Any], agents: list[str], where: str) -> None:
+    unknown = sorted(str(name) for name in scripts if name not in agents and name != _JUDGE)
+    if unknown:
+        raise ValueError(f"{where} scripts unknown agent(s) {unknown}; the runtime's agents "
+                         f"are {agents} (and {_JUDGE!r} scripts the eval judge)")
+
+
+def _prompt_script(prompt: str, entry: str, agents: list[str]) -> dict[str, Any] | None:
     text = prompt.strip()
     if not (text.startswith("{") and '"script"' in text):
         return None
@@ -544,6 +627,7 @@ def _prompt_script(prompt: str, entry: str) -> dict[str, Any] | None:
     if isinstance(script, list):
         return {entry: validate_script(entry, script)}
     if isinstance(script, dict):
+        _check_script_agents(script, agents, "the prompt's script")
         return {agent: validate_script(agent, turns) for agent, turns in script.items()}
     raise ValueError(f"prompt script must be a list of turns or {{agent: [turns]}}; "
                      f"got {script!r}")
@@ -731,4 +815,11 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
         config = DataEnvironmentConfig.model_validate(
             {**config.model_dump(), "target_database_url": target_database_url})
     config.check_tenant(spec.tenant)
+    target = config.target
+    if target is not None and target.kind in ("sqlite", "duckdb") \
+            and not os.path.isfile(target.path):
+        raise FileNotFoundError(
+            f"target {target.kind} database file {target.path!r} does not exist (relative "
+            f"paths are read from {os.getcwd()!r}); create it or fix the data environment's "
+            f"target")
     return config

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ from ..storage.base import KeyValueStore
 from .approvals import ApprovalBroker
 from .context import ReferencesFacade, ToolContext
 from .journal import Journal
+from .leases import LeaseStore
 from .plans import PlanStore
 from .references import ReferenceStore
 from .tools import ToolRegistry
@@ -26,8 +29,11 @@ from .traces import TraceStore
 
 __all__ = ["RunServices"]
 
+_OWNERS: weakref.WeakValueDictionary[str, RunServices] = weakref.WeakValueDictionary()
+"""The runtimes of this process by lease owner id."""
 
-@dataclass(slots=True, eq=False)
+
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class RunServices:
     """Stores, broker, references, traces, tool registry, interpreter lookup and
     hooks of one runtime (shared by all its runs)."""
@@ -45,6 +51,7 @@ class RunServices:
     refs: ReferenceStore
     traces: TraceStore
     journal: Journal
+    leases: LeaseStore
     tools: ToolRegistry
     interpreter_for: Callable[[AgentSpec], Interpreter]
     hooks: list[Callable[..., Any]]
@@ -52,6 +59,8 @@ class RunServices:
     predicates: dict[str, Callable[..., Any]]
     user_services: dict[str, Any]
     data: Callable[[], Any]
+    tool_timeout: Callable[[str], float | None] = lambda name: None
+    """Seconds a call of tool ``name`` may run (``None``: unbounded)."""
     approval_timeout: float | None = None
     reference_threshold_bytes: int = 32_768
     lease_seconds: float = 30.0
@@ -89,6 +98,24 @@ class RunServices:
                 else:
                     loop.call_soon_threadsafe(_settle, future)
 
+    def __post_init__(self) -> None:
+        if self.owner:
+            _OWNERS[self.owner] = self
+
+    def owner_is_gone(self, owner: Any, run_id: str) -> bool:
+        """Whether lease ``owner`` is a runtime of this process that no longer executes
+        ``run_id`` (its loop ended); an owner in another process is trusted until its
+        lease expires."""
+        if not isinstance(owner, str) or not owner.startswith(owner_prefix()):
+            return False
+        services = _OWNERS.get(owner)
+        if services is None:  # that runtime was garbage-collected with its runs
+            return True
+        run = services.live.get(run_id)
+        if run is None or run.task is None:
+            return True
+        return run.task.done() or not run.task.get_loop().is_running()
+
     def context(self, run: Any, agent: str, tool_use_id: str | None,
                 extra: dict[str, Any] | None = None) -> ToolContext:
         """The ``ctx`` of a tool handler (or the action dispatcher)."""
@@ -109,6 +136,11 @@ class RunServices:
                      messages: list[dict[str, Any]]) -> None:
         """Store the conversation of a stateful agent on ``thread``."""
         self.memory.put(f"history/{thread}/{agent.name}", messages)
+
+
+def owner_prefix() -> str:
+    """The start of every lease owner id made by this process."""
+    return f"owner-{os.getpid()}-"
 
 
 def _settle(future: asyncio.Future[None]) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["toolkit_handler"]
+__all__ = ["DATA_TOOLS", "toolkit_handler"]
+
+DATA_TOOLS = frozenset({"list_tables", "describe_table", "search_catalog", "lookup_glossary",
+                        "run_sql"})
+"""The tools of the ``catalog`` and ``sql`` toolkits (served by the data environment)."""
 
 
 def _get_glimpse(args: dict[str, Any], ctx: Any) -> Any:

@@ -16,7 +16,7 @@ from ..authoring._schema import CompiledSchema, compile_schema
 from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec, agent_tool_rows
 from ..authoring.toolkits import BUILTIN_TOOLKITS
-from ._util import maybe_await
+from .tool_exec import run_contained
 from .toolkits import toolkit_handler
 
 __all__ = ["ToolBinding", "ToolRegistry", "call_handler", "DIRECT_TOOLKITS"]
@@ -187,11 +187,14 @@ def _external_handler(connection: Any, tool: str) -> Callable[..., Any]:
     return call
 
 
-async def call_handler(binding: ToolBinding, args: Any, ctx: Any) -> Any:
+async def call_handler(binding: ToolBinding, args: Any, ctx: Any, *,
+                       timeout: float | None = None) -> Any:
     """Run a (non built-in) tool handler with validated ``args``; return its raw result.
 
-    The one place a user's tool code runs: exceptions propagate to the caller,
-    which turns them into a ``tool-result`` error.
+    The one place a user's tool code runs, contained (see
+    :mod:`~flowai_nb.engine.tool_exec`): a sync handler runs off the event loop,
+    ``timeout`` bounds it, and any raise becomes a :class:`~.tool_exec.ToolError`
+    the caller turns into a ``tool-result`` error.
     """
     assert binding.handler is not None
-    return await maybe_await(binding.handler(args, ctx))
+    return await run_contained(binding.handler, args, ctx, tool=binding.name, timeout=timeout)

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+from .._json import JSONValueError, dumps
+
 __all__ = ["KeyValueStore", "ScopedStore", "Op", "encode", "decode"]
 
 Op = tuple[Literal["put", "add", "delete"], str, Any]
@@ -24,14 +26,15 @@ Op = tuple[Literal["put", "add", "delete"], str, Any]
 
 
 def encode(value: Any) -> str:
-    """Serialise ``value`` to compact JSON text (key order kept, no spaces).
+    """Serialise ``value`` to compact JSON text (key order kept, no spaces) under the
+    package's one JSON rule (NaN and infinities are stored as null).
 
     Raises:
         TypeError: naming the value's type when it is not JSON-serialisable.
     """
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        return dumps(value, ensure_ascii=True, strict=True)
+    except JSONValueError as exc:
         raise TypeError(
             f"store values must be JSON-serialisable; got {type(value).__name__}: {exc}"
         ) from exc

@@ -61,7 +61,7 @@ class PostgresStore(KeyValueStore):
         self._conn = self._connect()
         try:
             self._conn.execute(_SCHEMA)
-        except (pg_errors.UniqueViolation, pg_errors.DuplicateTable):
+        except (pg_errors.UniqueViolation, pg_errors.DuplicateTable, pg_errors.DuplicateObject):
             pass  # another process created the table at the same moment
 
     def _connect(self) -> psycopg.Connection[Any]:

@@ -302,7 +302,10 @@ async def _follow(state: StudioState, ws: str, run_id: str,
         return
     if _journal(rt):
         async for batch in _subscribed(rt, run_id, after):
-            yield str(batch[-1]["seq"]), compact(batch)
+            batch = [e for e in batch if e.get("seq", -1) > after]
+            if batch:
+                after = batch[-1]["seq"]
+                yield str(after), compact(batch)
         return
     if state.hub.started_here(run_id):
         async for batch in state.hub.events(run_id, after):
@@ -583,8 +586,10 @@ async def sql(request: Request, state: StudioState) -> Any:
     result = await run_in_threadpool(data.run_sql, text, limit)
     if "columns" not in result:  # a large result came back as a reference
         payload = state.runtime(ws).resolve_reference(result)
-        result = {**payload, "rowCount": len(payload.get("rows") or []),
-                  "truncated": bool((result.get("glimpse") or {}).get("truncated"))}
+        glimpse = result.get("glimpse") or {}
+        rows = list(payload.get("rows") or [])[:limit]
+        total = glimpse.get("rowCount", len(rows))
+        result = {**payload, "rows": rows, "rowCount": total, "truncated": total != len(rows)}
     return result
 
 

@@ -190,11 +190,14 @@ def test_traces_evals_and_data_tabs(studio_page):
     page.get_by_role("button", name="Start eval").click()
     eval_box = page.locator("#st-eval")
     expect(eval_box.locator(".fnb-verdict")).to_be_visible(timeout=60_000)
-    eval_box.locator(".fnb-sample-row").first.click()
+    eval_box.locator(".fnb-sample-row").first.focus()
+    page.keyboard.press("Enter")  # sample rows are reachable from the keyboard
     expect(page.locator(".st-eval-trace").get_by_label("Steps")).to_be_visible(timeout=15_000)
 
     page.get_by_role("tab", name="Data").click()
     expect(page.locator("#st-catalog")).to_contain_text("inventory")
+    page.locator("#st-catalog li", has_text="stores").click()
+    expect(page.locator("#st-catalog")).to_contain_text("opened_on")
     page.get_by_label("SQL (read-only)").fill("SELECT city FROM stores ORDER BY city")
     page.get_by_role("button", name="Run query").click()
     expect(page.locator("#st-sql-result")).to_contain_text("Lisbon")

@@ -39,18 +39,23 @@ def test_values_are_json_ready(ctx: SimpleNamespace) -> None:
 def test_limit_caps_rows_and_flags_truncation(ctx: SimpleNamespace) -> None:
     result = run_sql({"sql": "SELECT sale_id FROM sales ORDER BY sale_id", "limit": 5}, ctx)
     assert result["rows"] == [[1], [2], [3], [4], [5]]
-    assert (result["rowCount"], result["truncated"]) == (5, True)
+    # rowCount is the query's true size, beside the five rows returned
+    assert (result["rowCount"], result["truncated"]) == (3000, True)
     exact = run_sql({"sql": "SELECT * FROM stores", "limit": 8}, ctx)
     assert (exact["rowCount"], exact["truncated"]) == (8, False)
 
 
-def test_default_limit_is_1000(ctx: SimpleNamespace) -> None:
+def test_default_limit_is_1000_and_the_true_row_count_is_reported(
+        ctx: SimpleNamespace) -> None:
     result = run_sql({"sql": "SELECT sale_id FROM sales ORDER BY sale_id"}, ctx)
-    assert (result["rowCount"], result["truncated"]) == (1000, True)
-    assert result["rows"][-1] == [1000]
+    assert (result["rowCount"], result["truncated"]) == (3000, True)
+    assert len(result["rows"]) == 1000 and result["rows"][-1] == [1000]
+    # too large to inline: the reference holds the full result (within the caps)
     envelope = run_sql({"sql": "SELECT * FROM sales ORDER BY sale_id"}, ctx)
-    assert envelope["glimpse"]["rowCount"] == 1000 and envelope["glimpse"]["truncated"]
-    assert len(ctx.references.resolve(envelope)["rows"]) == 1000
+    glimpse = envelope["glimpse"]
+    assert (glimpse["rowCount"], glimpse["rowsReturned"], glimpse["truncated"]) == (
+        3000, 3000, False)
+    assert len(ctx.references.resolve(envelope)["rows"]) == 3000
 
 
 @pytest.mark.parametrize("limit", [0, -1, "10", 2.5, True, 10**9])
@@ -63,13 +68,13 @@ def test_large_results_become_a_reference_with_a_glimpse(ctx: SimpleNamespace) -
     envelope = run_sql({"sql": "SELECT * FROM sales ORDER BY sale_id", "limit": 2000}, ctx)
     assert envelope["kind"] == "sql_result" and envelope["id"]
     glimpse = envelope["glimpse"]
-    assert set(glimpse) == {"columns", "rowCount", "rows", "truncated"}
-    assert glimpse["truncated"] is True  # 3,000 rows, limit 2,000
+    assert set(glimpse) == {"columns", "rowCount", "rowsReturned", "rows", "truncated"}
+    assert glimpse["truncated"] is False  # 3,000 rows, all within the caps
     assert glimpse["columns"][:2] == ["sale_id", "sold_on"]
-    assert glimpse["rowCount"] == 2000 and len(glimpse["rows"]) == 10
+    assert glimpse["rowCount"] == 3000 and len(glimpse["rows"]) == 10
     payload = ctx.references.resolve(envelope)
     assert set(payload) == {"columns", "rows"}
-    assert len(payload["rows"]) == 2000 and payload["rows"][:10] == glimpse["rows"]
+    assert len(payload["rows"]) == 3000 and payload["rows"][:10] == glimpse["rows"]
     json.dumps(payload, allow_nan=False)
 
 

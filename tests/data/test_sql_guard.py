@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from flowai_nb.data import DataEnvironment, SQLRefused
+from flowai_nb.data.sql_guard import check_sql
 from flowai_nb.data.toolkits import TOOLKIT_HANDLERS
 
 from .conftest import make_ctx
@@ -157,3 +158,42 @@ def test_files_are_out_of_reach_even_past_the_guard(env, tmp_path: Path) -> None
         env._con.execute(f"SELECT * FROM read_csv('{secret}')")
     with pytest.raises(duckdb.Error, match="locked"):
         env._con.execute("SET enable_external_access = true")
+
+
+# -- CTE scoping and DuckDB's own statement types (issue #12 item 8) --------------------------
+
+_SCOPE_ESCAPES = [
+    # a CTE's name is visible only inside its own query, not in a sibling FROM item
+    """SELECT * FROM (WITH "/tmp/x.csv" AS (SELECT 1) SELECT 1) a, '/tmp/x.csv' b""",
+    # a CTE body cannot see a later CTE, nor itself unless recursive
+    """WITH a AS (SELECT * FROM "/tmp/x.csv"), "/tmp/x.csv" AS (SELECT 1) SELECT * FROM a""",
+    """WITH "/tmp/x.csv" AS (SELECT * FROM '/tmp/x.csv') SELECT * FROM "/tmp/x.csv" """,
+    # a parenthesised WITH does not reach the other side of a UNION
+    "(WITH stores AS (SELECT 1) SELECT * FROM stores) UNION ALL SELECT * FROM duckdb_settings",
+]
+
+
+@pytest.mark.parametrize("sql", _SCOPE_ESCAPES)
+def test_cte_names_are_scoped_to_their_query(sql: str) -> None:
+    con = duckdb.connect()
+    with pytest.raises(SQLRefused, match="not available"):
+        check_sql(sql, con, {("target", "main", "stores")})
+
+
+@pytest.mark.parametrize("sql", [
+    "WITH x AS (SELECT 1) SELECT * FROM x, (WITH y AS (SELECT 2) SELECT * FROM y, x) z",
+    "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) "
+    "SELECT * FROM t",
+    "WITH a AS (SELECT 1), b AS (SELECT * FROM a) SELECT * FROM b",
+    "WITH q AS (SELECT 1) SELECT * FROM q UNION ALL SELECT * FROM q",
+])
+def test_ctes_used_in_scope_still_pass(sql: str) -> None:
+    assert check_sql(sql, duckdb.connect(), {("target", "main", "stores")}) == set()
+
+
+@pytest.mark.parametrize("sql", ["DESCRIBE stores", "SUMMARIZE stores", "SHOW TABLES",
+                                 "SHOW ALL TABLES", "FROM (DESCRIBE stores)",
+                                 "SELECT * FROM (SUMMARIZE SELECT 1)", "/* hi */ DESCRIBE stores"])
+def test_describe_summarize_and_show_are_refused_from_the_syntax_tree(sql: str) -> None:
+    with pytest.raises(SQLRefused, match="DESCRIBE, SUMMARIZE and SHOW"):
+        check_sql(sql, duckdb.connect(), {("target", "main", "stores")})

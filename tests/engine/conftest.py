@@ -7,6 +7,7 @@ import pytest
 from pydantic import BaseModel
 
 import flowai_nb as fa
+from tests.servers import fresh_postgres_url, postgres_url  # noqa: F401
 
 
 class Restock(BaseModel):

@@ -143,3 +143,37 @@ def test_cancel_on_a_stream_that_follows_a_live_run_cancels_the_run() -> None:
     events = run(asyncio.wait_for(main(), timeout=10))
     assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "cancelled"
     assert dispatcher.calls == [] and rt.pending_approvals() == []
+
+
+def test_a_consumer_that_gives_up_on_a_resumed_run_does_not_strand_it(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    gate = run(run_until_gate(sqlite_runtime(db, dispatcher).query("restock", "t1")))[-1]
+    second = sqlite_runtime(db, dispatcher)
+
+    async def give_up_after_a_moment():
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(second.query(None, "t1", resume=gate["resumeToken"]).collect(),
+                                   0.3)
+
+    run(give_up_after_a_moment())  # re-attached, then the cell was interrupted
+    third = sqlite_runtime(db, dispatcher)
+    run(third.respond_to_approval(gate["approvalId"], "approve"))
+    rest = run(collect(third.query(None, "t1", resume=gate["resumeToken"])))
+    assert rest[-1]["status"] == "completed" and len(dispatcher.calls) == 1
+    assert third.get_plan("r1")["status"] == "executed"
+
+
+def test_a_live_lease_names_its_owner_and_expiry(tmp_path) -> None:
+    from flowai_nb.engine.errors import RunLeasedError
+
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    gate = run(run_until_gate(sqlite_runtime(db, dispatcher).query("restock", "t1")))[-1]
+    holder = sqlite_runtime(db, dispatcher)
+    holder._run_services.leases.acquire(gate["runId"], "owner-elsewhere", 30)
+    with pytest.raises(RunLeasedError, match="leased by owner 'owner-elsewhere' until 20") as err:
+        sqlite_runtime(db, dispatcher).query(None, "t1", resume=gate["resumeToken"])
+    assert err.value.owner == "owner-elsewhere" and err.value.expires_at > 0
+    with pytest.raises(ValueError, match="lease_seconds must be a positive number"):
+        holder.lease_seconds = 0

@@ -197,7 +197,8 @@ def test_large_results_open_in_a_data_grid(tmp_path) -> None:
     front_end_says(handle.view, {"type": "open-result", "callId": call.call_id})
     [grid] = handle._grids
     assert isinstance(grid, DataView) and grid in handle._box.children
-    assert grid.row_count == 1000 and grid.truncated and len(grid.rows) == 50
+    # the reference holds the full result (all 3,000 rows, within the sql caps)
+    assert grid.row_count == 3000 and not grid.truncated and len(grid.rows) == 50
     with pytest.raises(LookupError, match="no finished tool call 'nope'"):
         handle.open_result("nope")
     runtime.close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-import json
 import uuid
 from typing import Any
 
 import anywidget
 
+from ..._json import JSONValueError, dumps
 from .._assets import asset_text
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -80,11 +80,11 @@ def esc(value: Any) -> str:
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
-    """JSON for display: sorted keys, unknown objects as ``str``."""
+    """JSON for display under the package's one JSON rule (sorted keys, NaN as null)."""
     try:
-        return json.dumps(value, sort_keys=True, indent=indent, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
+        return dumps(value, sort_keys=True, indent=indent, compact=False)
+    except JSONValueError as exc:
+        return f"<not JSON: {exc}>"
 
 
 def kv_html(value: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import traitlets
 
-from ...data._json import jsonable
+from ..._json import cell_value as jsonable
 from .._assets import asset_text
 from ._base import FlowWidget, esc, frame
 

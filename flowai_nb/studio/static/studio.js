@@ -45,10 +45,33 @@ class Model {
   message(msg) { this.emit("msg:custom", msg, []); }
 }
 
+// Rows and list items the widgets make clickable get a tab stop, and Enter or Space
+// clicks them, so every view is usable from the keyboard.
+const CLICKABLE = ".fnb-clickable, .fnb-table-list li";
+
+function keyboardReachable(host) {
+  const mark = () => {
+    for (const node of host.querySelectorAll(`${CLICKABLE}:not([tabindex])`)) {
+      node.tabIndex = 0;
+      node.setAttribute("role", "button");
+    }
+  };
+  host.addEventListener("keydown", (e) => {
+    const target = e.target.closest?.(CLICKABLE);
+    if (target && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      target.click();
+    }
+  });
+  new MutationObserver(mark).observe(host, { childList: true, subtree: true });
+  mark();
+}
+
 function mount(widget, model, container) {
   const host = el("div", { class: "st-widget" });
   container.append(host);
   widget.render({ model, el: host });
+  keyboardReachable(host);
   return host;
 }
 

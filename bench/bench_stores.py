@@ -1,0 +1,126 @@
+"""Store growth: ``list_traces(filter)``, ``pending_approvals()``, ``get_plan(id)`` with
+1,000 / 10,000 / 100,000 stored runs, on the memory and SQLite stores.
+
+Each stored run leaves what a real one does: a trace (indexed by thread and eval
+run), a resolved approval and a plan; 5 approvals stay pending. The stores are
+filled through the engine's own store classes in large transactions (filling
+by running 100,000 runs would take minutes and time nothing of interest), then
+each call is timed through the public ``Runtime`` API, median of many calls.
+SPEC §17 bar: each call under 10 ms at 100,000 runs (indexed, not scanned). Usage::
+
+    python bench/bench_stores.py [--sizes 1000,10000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _harness import Row, print_table, size
+
+import flowai_nb as fa
+
+BAR_MS = 10.0
+CHUNK = 5_000
+
+
+def _runtime(kind: str, workdir: Path) -> Any:
+    storage = None
+    if kind == "sqlite":
+        path = workdir / f"{time.time_ns()}.db"
+        storage = {"kv": {"kind": "sqlite", "config": {"path": str(path)}}}
+    spec = fa.define_runtime(fa.define_tenant("bench", "1"),
+                             agents=[fa.define_coordinator("c", model="m", prompt="Hi.")],
+                             storage_factories=storage)
+    return fa.create_runtime(spec)
+
+
+def _fill(rt: Any, n: int) -> None:
+    services = rt._run_services  # setup only: the timed calls below are public API
+    kv = services.kv
+    ops: list[Any] = []
+    for i in range(n):
+        run_id = f"run-{i:07d}"
+        trace = {"traceId": f"trace-{run_id}", "runId": run_id, "threadId": f"thread-{i}",
+                 "evalRunId": f"eval-{i // 100}", "testCaseId": f"case-{i % 100}",
+                 "status": "completed", "startedAt": i, "endedAt": i + 1, "usage": {},
+                 "events": [], "spans": [], "hookErrors": []}
+        ops += services.traces.save_ops(trace)
+        request = {"approvalId": f"ap-{run_id}", "runId": run_id, "threadId": f"thread-{i}",
+                   "agent": "c", "kind": "tool", "target": "t", "payload": {},
+                   "resumeToken": "resume-" + run_id}
+        opened = services.broker.open_ops(request)
+        if i >= 5:  # resolved: the record stays, the pending index entry goes
+            opened = [opened[0], ("put", f"approval-decisions/ap-{run_id}",
+                                  {"outcome": "approve"})]
+        ops += opened
+        record = {"id": f"plan-{i}@v1", "baseId": f"plan-{i}", "version": 1, "plan": "p",
+                  "status": "executed", "body": {}, "actions": [], "history": [],
+                  "createdAt": i, "updatedAt": i, "author": "c", "runId": run_id,
+                  "threadId": f"thread-{i}"}
+        ops.append(("put", f"plans/plan-{i}/v1", record))
+        if len(ops) >= CHUNK:
+            kv.write(ops)
+            ops = []
+    kv.write(ops)
+
+
+def _median_ms(call: Any, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _calls(rt: Any, mid: int) -> dict[str, Any]:
+    return {
+        "list_traces(thread_id=...)": lambda: rt.list_traces(thread_id=f"thread-{mid}"),
+        "list_traces(eval_run_id, test_case_id)": lambda: rt.list_traces(
+            eval_run_id=f"eval-{mid // 100}", test_case_id=f"case-{mid % 100}"),
+        "pending_approvals()": rt.pending_approvals,
+        "get_plan(base id)": lambda: rt.get_plan(f"plan-{mid}"),
+    }
+
+
+def measure(kinds: list[str], sizes: list[int], workdir: Path) -> list[Row]:
+    """Time the three calls for each store kind and size; return the table rows."""
+    rows = []
+    repeat = size(50, 2)
+    for kind in kinds:
+        for n in sizes:
+            rt = _runtime(kind, workdir)
+            _fill(rt, n)
+            calls = _calls(rt, n // 2)
+            assert len(rt.list_traces(thread_id=f"thread-{n // 2}")) == 1
+            assert len(rt.pending_approvals()) == min(5, n)
+            for name, call in calls.items():
+                ms = _median_ms(call, repeat)
+                rows.append(Row(f"{name}, {kind}, {n:,} runs", f"{ms:.3f} ms",
+                                bar=f"< {BAR_MS:.0f} ms at 100,000" if n >= 100_000 else "",
+                                passed=(ms < BAR_MS) if n >= 100_000 else None))
+            rt.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=size("1000,10000,100000", "10,100"),
+                        help="comma-separated numbers of stored runs")
+    parser.add_argument("--kinds", default="memory,sqlite", help="store kinds")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="flowai-bench-") as tmp:
+        rows = measure(args.kinds.split(","), sizes, Path(tmp))
+    print_table("store calls as the store grows (median ms per call)", rows,
+                ["each stored run: an indexed trace, a resolved approval, a plan; "
+                 "5 approvals pending"])
+
+
+if __name__ == "__main__":
+    main()
