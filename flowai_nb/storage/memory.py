@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ._common import check_key, check_prefix, check_ttl, expiry, now_ms
+from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
 from .base import KeyValueStore, Op, _check_ops, decode, encode
 
 __all__ = ["MemoryStore"]
@@ -24,7 +25,17 @@ class MemoryStore(KeyValueStore):
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, int | None]] = {}
+        self._keys: list[str] = []  # sorted: prefix listings read only their range
         self._lock = threading.Lock()
+
+    def _set(self, key: str, entry: tuple[str, int | None]) -> None:
+        if key not in self._data:
+            bisect.insort(self._keys, key)
+        self._data[key] = entry
+
+    def _drop(self, key: str) -> None:
+        if self._data.pop(key, None) is not None:
+            del self._keys[bisect.bisect_left(self._keys, key)]
 
     def _live(self, key: str, now: int) -> str | None:
         entry = self._data.get(key)
@@ -32,7 +43,7 @@ class MemoryStore(KeyValueStore):
             return None
         text, expires_at = entry
         if expires_at is not None and expires_at <= now:
-            del self._data[key]
+            self._drop(key)
             return None
         return text
 
@@ -46,7 +57,7 @@ class MemoryStore(KeyValueStore):
         check_key(key)
         entry = (encode(value), expiry(check_ttl(ttl_ms)))
         with self._lock:
-            self._data[key] = entry
+            self._set(key, entry)
 
     def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
         check_key(key)
@@ -55,7 +66,7 @@ class MemoryStore(KeyValueStore):
             now = now_ms()
             if self._live(key, now) is not None:
                 return False
-            self._data[key] = (text, None if expires_at is None else now + expires_at)
+            self._set(key, (text, None if expires_at is None else now + expires_at))
             return True
 
     def write(self, ops: Iterable[Op]) -> bool:
@@ -67,27 +78,40 @@ class MemoryStore(KeyValueStore):
                 return False
             for _op, key, text in texts:
                 if text is None:
-                    self._data.pop(key, None)
+                    self._drop(key)
                 else:
-                    self._data[key] = (text, None)
+                    self._set(key, (text, None))
         return True
 
     def delete(self, key: str) -> bool:
         check_key(key)
         with self._lock:
             existed = self._live(key, now_ms()) is not None
-            self._data.pop(key, None)
+            self._drop(key)
             return existed
 
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
         check_prefix(prefix)
         with self._lock:
             now = now_ms()
-            expired = [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]
-            for k in expired:
-                del self._data[k]
-            found = [(k, text) for k, (text, _) in self._data.items() if k.startswith(prefix)]
-        return [(k, decode(text)) for k, text in sorted(found)]
+            keys = self._keys
+            end = bisect.bisect_left(keys, prefix_end(prefix)) if prefix_end(prefix) is not None \
+                else len(keys)
+            in_range = keys[bisect.bisect_left(keys, prefix):end]
+            found = [(k, text) for k in in_range if (text := self._live(k, now)) is not None]
+        return [(k, decode(text)) for k, text in found]
+
+    def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        check_prefix(prefix)
+        check_key(after)
+        with self._lock:
+            now = now_ms()
+            keys = self._keys
+            end = bisect.bisect_left(keys, prefix_end(prefix)) if prefix_end(prefix) is not None \
+                else len(keys)
+            start = max(bisect.bisect_right(keys, after), bisect.bisect_left(keys, prefix))
+            found = [(k, text) for k in keys[start:end] if (text := self._live(k, now)) is not None]
+        return [(k, decode(text)) for k, text in found]
 
     def __repr__(self) -> str:
         return f"<MemoryStore kind='memory' entries={len(self._data)}>"
