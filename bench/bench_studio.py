@@ -107,7 +107,7 @@ def _measure(login: str, api: Any) -> dict[str, Any]:
         page.add_init_script(f"({_WATCH})()")
         page.goto(login)
         page.get_by_label("Prompt").fill("stream")
-        page.get_by_role("button", name="Run").click()
+        page.get_by_role("button", name="Run", exact=True).click()
         page.wait_for_function("window.__done", timeout=int(SECONDS * 1000) + 60_000)
         page.wait_for_function("window.__streamed !== undefined", timeout=10_000)
         done, messages, shown = page.evaluate("[window.__done, window.__sse, window.__streamed]")

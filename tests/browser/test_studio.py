@@ -72,7 +72,8 @@ def studio_page(browser, request, tmp_path, studio_cli):
     login, folder = studio_cli
     page.goto(login)
     expect(page.get_by_label("Workspace")).to_have_value("lisbon")
-    expect(page.get_by_role("button", name="Run")).to_be_enabled()  # the workspace is ready
+    # Run is enabled once the workspace is ready
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
     yield page, folder
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -92,7 +93,7 @@ def _orders(folder: Path) -> list[list[dict]]:
 def test_chat_run_streams_then_approve_completes_and_dispatches_once(studio_page):
     page, folder = studio_page
     page.get_by_label("Prompt").fill(PROMPT)
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     run = page.locator(".st-run").first
     expect(run.locator(".fnb-text").first).to_contain_text("Let me ask the analyst.",
                                                           timeout=30_000)
@@ -113,7 +114,7 @@ def test_chat_run_streams_then_approve_completes_and_dispatches_once(studio_page
 def test_revise_with_feedback_shows_v2_with_a_diff(studio_page):
     page, folder = studio_page
     page.get_by_label("Prompt").fill(PROMPT)
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     first = page.locator(".st-card").first
     expect(first.get_by_role("button", name="Revise")).to_be_enabled(timeout=30_000)
     first.get_by_label("Feedback").fill("smaller orders, please")

@@ -43,9 +43,9 @@ def test_studio_route_needs_jupyters_login(lab):
 def test_chat_and_approve_inside_jupyterlab(lab, page):
     page.goto(f"{lab.url}/flowai-studio/?token={TOKEN}")
     expect(page.get_by_label("Workspace")).to_have_value("lisbon", timeout=30_000)
-    expect(page.get_by_role("button", name="Run")).to_be_enabled()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
     page.get_by_label("Prompt").fill(PROMPT)
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     run = page.locator(".st-run").first
     expect(run.locator(".fnb-text").first).to_contain_text("Let me ask the analyst.",
                                                           timeout=30_000)

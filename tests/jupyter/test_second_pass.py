@@ -202,3 +202,34 @@ def test_large_results_open_in_a_data_grid(tmp_path) -> None:
     with pytest.raises(LookupError, match="no finished tool call 'nope'"):
         handle.open_result("nope")
     runtime.close()
+
+
+def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import flowai_nb.jupyter.magics as magics
+
+    shown: list = []
+    monkeypatch.setattr(magics, "display", shown.append)
+    runtime = build_runtime([])
+
+    async def paused() -> None:
+        async for event in runtime.query("refund order 42", "t-cards", approvals=[]):
+            if event["type"] == "approval-required":
+                return
+
+    asyncio.run(paused())
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("flowai_nb")
+    try:
+        ip.user_ns["rt"] = runtime
+        result = ip.run_cell("%flowai_approvals --runtime rt")
+        assert result.error_in_exec is None, result.error_in_exec
+    finally:
+        ip.extension_manager.unload_extension("flowai_nb")
+        ip.user_ns.pop("rt", None)
+    [card] = shown
+    assert card.context == {"runId": runtime.pending_approvals()[0]["runId"],
+                            "threadId": "t-cards", "prompt": "refund order 42"}
+    assert card.promise == "executor dispatches 1 refund action"
+    assert "prompt <code>refund order 42</code>" in card._repr_html()

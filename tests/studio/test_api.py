@@ -179,3 +179,18 @@ def test_an_eval_streams_progress_and_keeps_its_artifact(studio):
     assert studio.api("GET", f"/traces/{sample['traceId']}").json()["evalRunId"] == eval_id
     # eval runs are not chat runs
     assert all(r.get("evalRunId") is None for r in studio.api("GET", "/runs").json()["runs"])
+
+
+def test_a_partial_approval_dispatches_only_the_chosen_actions(studio):
+    run = _start(studio)
+    gate = next(e for e in studio.events(run["runId"], until="approval-required")
+                if e["type"] == "approval-required")
+    bad = studio.api("POST", f"/approvals/{gate['approvalId']}",
+                     json={"outcome": "approve", "partial": {"actions": [7]}})
+    assert bad.status_code == 400, bad.text
+    ok = studio.api("POST", f"/approvals/{gate['approvalId']}",
+                    json={"outcome": "approve", "partial": {"actions": [1]}})
+    assert ok.status_code == 200, ok.text
+    assert studio.events(run["runId"], after=gate["seq"])[-1]["status"] == "completed"
+    orders = [json.loads(line) for line in (studio.folder / ORDERS).read_text().splitlines()]
+    assert [[a["payload"]["sku"] for a in call] for call in orders] == [["BAK-033-L"]]

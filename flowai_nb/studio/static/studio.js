@@ -190,7 +190,9 @@ class ApprovalCard {
     container.append(this.root);
     this.model = new Model({
       approval_id: ev.approvalId, kind: ev.kind, target: ev.target, agent: ev.agent,
-      payload: ev.payload, status: "pending", outcome: "", feedback: "", error: "",
+      payload: ev.payload, previous: null, promise: promise(ev),
+      context: { runId: ev.runId, threadId: ev.threadId }, status: "pending", outcome: "",
+      feedback: "", partial: null, decided_by: "", result: "", error: "",
     }, (msg) => this.decide(msg));
     this.diffBox = el("div", { class: "st-diff-box" });
     this.root.append(this.diffBox);
@@ -208,9 +210,11 @@ class ApprovalCard {
     this.model.update({ status: "sending", error: "" });
     try {
       await api(ws(`/approvals/${encodeURIComponent(this.ev.approvalId)}`), {
-        method: "POST", body: { outcome: msg.outcome, feedback: msg.feedback || null },
+        method: "POST",
+        body: { outcome: msg.outcome, feedback: msg.feedback || null, partial: msg.partial ?? null },
       });
-      this.model.update({ status: "decided", outcome: msg.outcome, feedback: msg.feedback || "" });
+      this.model.update({ status: "decided", outcome: msg.outcome, feedback: msg.feedback || "",
+        partial: msg.partial ?? null, decided_by: "you" });
       this.root.classList.add("st-decided");
     } catch (err) {
       this.model.update({ status: err.status === 409 ? "decided" : "pending", error: err.message });
@@ -219,7 +223,9 @@ class ApprovalCard {
   }
 
   decided(e) {
-    this.model.update({ status: "decided", outcome: e.outcome, feedback: e.feedback || "" });
+    if (this.model.get("status") !== "decided") this.model.set("decided_by", "someone else");
+    this.model.update({ status: "decided", outcome: e.outcome, feedback: e.feedback || "",
+      partial: e.partial ?? null });
     this.root.classList.add("st-decided");
   }
 
@@ -237,6 +243,17 @@ class ApprovalCard {
       this.diffBox.replaceChildren(el("div", { class: "st-error", text: `no diff: ${err.message}` }));
     }
   }
+}
+
+// What approving does, said first (as the notebook card says it).
+function promise(ev) {
+  const who = ev.agent || "the agent";
+  if (ev.kind !== "plan") return `${who} runs tool ${ev.target}`;
+  const actions = ev.payload?.actions || [];
+  const kinds = [...new Set(actions.map((a) => a.kind))];
+  const n = actions.length;
+  const what = kinds.length === 1 ? `${kinds[0]} action` : "action";
+  return `${who} dispatches ${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
 function renderDiff(before, after) {
