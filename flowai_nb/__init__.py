@@ -36,6 +36,7 @@ from .authoring import (
     TaggedUnion,
     TenantIdentity,
     TestingConfig,
+    Toolkit,
     ToolkitSpec,
     ToolSpec,
     define_coordinator,
@@ -47,8 +48,10 @@ from .authoring import (
     define_specialist,
     define_tenant,
     define_tool,
+    define_toolkit,
     glimpse,
     layered_prompt,
+    register_toolkit_provider,
 )
 
 __version__ = "0.1.0"
@@ -58,6 +61,7 @@ _LAZY = {
     "create_runtime": "flowai_nb.engine.runtime:create_runtime",
     "Runtime": "flowai_nb.engine.runtime:Runtime",
     "RunStream": "flowai_nb.engine.stream:RunStream",
+    "register_store_factory": "flowai_nb.storage:register_store_factory",
     "RunOptions": "flowai_nb.engine.options:RunOptions",
     "RunState": "flowai_nb.engine.state:RunState",
     **{name: f"flowai_nb.authoring.data_environment:{name}" for name in (
@@ -65,7 +69,7 @@ _LAZY = {
     **{name: f"flowai_nb.evals:{name}" for name in (
         "run_eval_sync", "define_test_case", "define_eval_config", "define_eval_request",
         "define_expected_action", "define_expected_actions", "ResponseScorer",
-        "RawSampleOutput", "score_sample", "EvalArtifact")},
+        "RawSampleOutput", "score_sample", "EvalArtifact", "HarnessEvalEventEnvelope")},
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,6 +117,7 @@ __all__ = [
     "define_runtime", "define_specialist", "define_tenant", "define_tool", "glimpse",
     "layered_prompt", "run_eval_sync", "define_test_case", "define_eval_config",
     "define_eval_request", "define_expected_action", "define_expected_actions",
-    "ResponseScorer", "RawSampleOutput", "score_sample", "EvalArtifact",
-    "FlowAIApp", "define_app", "define_workspace_runtime",
+    "ResponseScorer", "RawSampleOutput", "score_sample", "EvalArtifact", "HarnessEvalEventEnvelope",
+    "FlowAIApp", "define_app", "define_workspace_runtime", "Toolkit", "define_toolkit",
+    "register_toolkit_provider", "register_store_factory",
 ]

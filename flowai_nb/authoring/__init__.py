@@ -27,7 +27,7 @@ from .runtime_spec import RuntimeSpec, define_runtime
 from .storage import StorageFactories, StorageFactorySpec
 from .tenant import TenantIdentity, define_tenant
 from .testing import TestingConfig
-from .toolkits import ToolkitSpec
+from .toolkits import Toolkit, ToolkitSpec, define_toolkit, register_toolkit_provider
 from .tools import ToolSpec, define_tool
 
 __all__ = [
@@ -36,7 +36,8 @@ __all__ = [
     "ApprovalPolicyPatch",
     "Glimpse", "ModelSpec", "PlanSpec", "ReferenceSpec", "RuntimeSpec", "StorageFactories",
     "StorageFactorySpec", "TaggedUnion", "TenantIdentity", "TestingConfig", "ToolSpec",
-    "ToolkitSpec", "define_coordinator", "define_executor", "define_plan", "define_planner",
+    "Toolkit", "ToolkitSpec", "define_toolkit", "register_toolkit_provider",
+    "define_coordinator", "define_executor", "define_plan", "define_planner",
     "define_reference", "define_runtime", "define_specialist", "define_tenant", "define_tool",
     "glimpse", "layered_prompt",
 ]

@@ -49,71 +49,73 @@ class ModelSpec(SpecModel):
 
 
 class AgentSpec(SpecModel):
-    """One agent.
+    """One agent, compiled by the runtime into an orchestrator agent.
 
-    ``tools`` holds tool names; tool specs given here are lifted into the
-    runtime's ``toolBindings`` by :func:`define_runtime`, and a plan spec given
-    as ``plan`` is lifted into its ``plans``. ``maxTurns`` bounds model turns
-    per invocation (``None`` means the default, 16).
+    ``tools`` holds :class:`ToolSpec` values and ``plan`` a :class:`PlanSpec`;
+    :func:`define_runtime` lifts both into the runtime's ``toolBindings`` and
+    ``plans``. ``toolkits`` holds toolkit ids; a :class:`ToolkitSpec` given
+    here is reduced to its id and lifted into the runtime's ``toolkits``.
+    ``maxTurns`` bounds model turns per invocation (``None`` means 16).
+    ``stateful``, ``model`` and ``systemPrompt`` are required, as in the
+    reference; the ``define_<role>`` helpers fill role defaults.
+
+    Kept deviations: ``define_<role>`` (not this model) also accepts tool and
+    plan *names*, resolved by :func:`define_runtime` against its
+    ``tool_bindings`` and ``plans``; and only a coordinator may have
+    ``routes`` (other roles cannot call agents; :class:`RuntimeSpec` says so).
     """
 
     name: str = Field(min_length=1)
     role: Role
-    stateful: bool = False
-    model: ModelSpec | None = None
-    system_prompt: str = ""
-    routes: tuple[str, ...] = ()
-    toolkits: tuple[ToolkitSpec, ...] = ()
+    stateful: bool
+    model: ModelSpec
+    system_prompt: str
+    routes: list[str] = Field(default_factory=list)
+    toolkits: list[str] = Field(default_factory=list)
     max_turns: int | None = Field(default=None, ge=1)
-    plan: str | None = None
-    tools: tuple[str, ...] = ()
+    plan: PlanSpec | None = None
+    tools: tuple[ToolSpec, ...] = ()
     approval_policies: ApprovalPolicyPatch | None = None
     tool_approval_policies: dict[str, ApprovalPolicy] = Field(default_factory=dict)
     prompt_cache_key: str | None = None
 
-    _declared_tools: dict[str, ToolSpec] = PrivateAttr(default_factory=dict)
-    _declared_plan: PlanSpec | None = PrivateAttr(default=None)
+    _declared_toolkits: tuple[ToolkitSpec, ...] = PrivateAttr(default=())
+    _tool_names: tuple[str, ...] = PrivateAttr(default=())
+    _plan_name: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
     def _lift_objects(cls, data: Any, handler: Any) -> AgentSpec:
-        tools: dict[str, ToolSpec] = {}
-        plan = None
+        kits: list[ToolkitSpec] = []
         if isinstance(data, Mapping):
             data = dict(data)
-            raw_tools = data.get("tools")
-            if raw_tools is not None and not isinstance(raw_tools, str | bytes):
-                names = []
-                for item in raw_tools:
-                    if isinstance(item, ToolSpec):
-                        tools[item.name] = item
-                        names.append(item.name)
+            raw = data.get("toolkits")
+            if isinstance(raw, str | ToolkitSpec):
+                raw = [raw]
+            if raw is not None and not isinstance(raw, bytes | Mapping):
+                ids: list[Any] = []
+                for item in raw:
+                    if isinstance(item, ToolkitSpec | Mapping) and not isinstance(item, str):
+                        kit = ToolkitSpec.model_validate(item)
+                        kits.append(kit)
+                        ids.append(kit.id)
                     else:
-                        names.append(item)
-                data["tools"] = names
-            if isinstance(data.get("plan"), PlanSpec):
-                plan = data["plan"]
-                data["plan"] = plan.name
+                        ids.append(item)
+                data["toolkits"] = ids
         agent = handler(data)
-        if tools:
-            agent._declared_tools = {**agent._declared_tools, **tools}
-        if plan is not None:
-            agent._declared_plan = plan
+        if kits:
+            agent._declared_toolkits = tuple(kits)
         return agent
 
-    @field_validator("toolkits", mode="before")
-    @classmethod
-    def _toolkits(cls, value: Any) -> Any:
-        if isinstance(value, str | ToolkitSpec):
-            return (value,)
-        return value
-
-    @field_validator("routes", "tools", mode="before")
+    @field_validator("routes", mode="before")
     @classmethod
     def _no_bare_string(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return (value,)
-        return value
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _one_tool(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, ToolSpec) else value
 
     @property
     def effective_max_turns(self) -> int:
@@ -121,25 +123,25 @@ class AgentSpec(SpecModel):
         return self.max_turns or DEFAULT_MAX_TURNS
 
     @property
-    def declared_tools(self) -> dict[str, ToolSpec]:
-        """Tool specs given on this agent (lifted by :func:`define_runtime`)."""
-        return dict(self._declared_tools)
+    def tool_names(self) -> list[str]:
+        """Names of this agent's own tools, in order."""
+        return [tool.name for tool in self.tools]
 
     @property
-    def declared_plan(self) -> PlanSpec | None:
-        """The plan spec given on this agent, if any."""
-        return self._declared_plan
+    def declared_toolkits(self) -> tuple[ToolkitSpec, ...]:
+        """ToolkitSpec values given on this agent (lifted by :func:`define_runtime`)."""
+        return self._declared_toolkits
 
     def __repr__(self) -> str:
         bits = [f"{self.role} {self.name!r}"]
         if self.routes:
             bits.append(f"routes={list(self.routes)}")
         if self.tools:
-            bits.append(f"tools={list(self.tools)}")
+            bits.append(f"tools={self.tool_names}")
         if self.toolkits:
-            bits.append(f"toolkits={[t.id for t in self.toolkits]}")
+            bits.append(f"toolkits={list(self.toolkits)}")
         if self.plan:
-            bits.append(f"plan={self.plan!r}")
+            bits.append(f"plan={self.plan.name!r}")
         return f"AgentSpec({', '.join(bits)})"
 
 
@@ -170,21 +172,26 @@ def _define(
     stateful: bool = False,
     prompt_cache_key: str | None = None,
 ) -> AgentSpec:
-    return AgentSpec(
+    tool_list = [tools] if isinstance(tools, ToolSpec | str) else list(tools)
+    agent = AgentSpec(
         name=name,
         role=role,
         stateful=stateful,
         model=model,
         system_prompt=prompt,
-        routes=tuple(routes),
-        toolkits=tuple(toolkits),
+        routes=routes,
+        toolkits=toolkits,
         max_turns=max_turns,
-        plan=plan,
-        tools=tuple(tools),
+        plan=None if isinstance(plan, str) else plan,
+        tools=tuple(t for t in tool_list if not isinstance(t, str)),
         approval_policies=_patch(approval),
         tool_approval_policies=dict(tool_approvals or {}),
         prompt_cache_key=prompt_cache_key,
     )
+    # Names resolve in define_runtime, against its tool_bindings and plans.
+    agent._tool_names = tuple(t for t in tool_list if isinstance(t, str))
+    agent._plan_name = plan if isinstance(plan, str) else None
+    return agent
 
 
 def _constructor(role: Role, *, stateful_default: bool, doc: str) -> Any:
@@ -213,9 +220,12 @@ _ARGS_DOC = """
         model: a model id string or a :class:`ModelSpec` (``provider`` routes it).
         prompt: the system prompt; the tools table is appended by ``define_runtime``.
         routes: agents this one may call with ``call_agent`` (coordinators).
-        tools: :class:`ToolSpec` values (or names of tools given to ``define_runtime``).
-        plan: the plan type it writes or executes (a :class:`PlanSpec` or its name).
-        toolkits: built-in toolkits: ``"catalog"``, ``"sql"``, ``"references"``, ``"kv"``.
+        tools: :class:`ToolSpec` values (or names of tools given to ``define_runtime``'s
+            ``tool_bindings``).
+        plan: the plan type it writes or executes (a :class:`PlanSpec`, or the name of one
+            given to ``define_runtime``'s ``plans``).
+        toolkits: toolkit ids or :class:`ToolkitSpec` values: the built-in ``"catalog"``,
+            ``"sql"``, ``"references"``, ``"kv"``, or one from :func:`define_toolkit`.
         approval: an approval patch ``{"plans": policy, "tools": policy}``.
         tool_approvals: ``{tool name: policy}`` for this agent's calls.
         max_turns: model turns per invocation (default 16).

@@ -16,9 +16,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ._base import SpecModel
+from .secrets import SECRET_INPUTS, reveal, secret_url
 from .storage import StorageFactorySpec
 
 __all__ = [
@@ -99,10 +100,18 @@ class DuckDBTarget(SpecModel):
 
 
 class PostgresTarget(SpecModel):
-    """A PostgreSQL database: ``{"kind": "postgres", "url": "postgresql://user@host/db"}``."""
+    """A PostgreSQL database: ``{"kind": "postgres", "url": "postgresql://user@host/db"}``.
+
+    A URL with a password is held as a ``SecretUrl`` (dumps and reprs hide the
+    password); :func:`~flowai_nb.authoring.secrets.reveal` gives the plain URL.
+    """
+
+    model_config = SECRET_INPUTS
 
     kind: Literal["postgres"] = "postgres"
-    url: str = Field(min_length=1)
+    url: str | SecretStr = Field(min_length=1)
+
+    _secret_url = field_validator("url", mode="before")(lambda cls, v: secret_url(v))
 
 
 TargetDatabase = Annotated[SqliteTarget | DuckDBTarget | PostgresTarget,
@@ -144,9 +153,13 @@ class DuckDBCatalog(SpecModel):
 class PostgresCatalog(SpecModel):
     """Catalog entries stored in a PostgreSQL database (table ``table``)."""
 
+    model_config = SECRET_INPUTS
+
     kind: Literal["postgres"] = "postgres"
-    url: str = Field(min_length=1)
+    url: str | SecretStr = Field(min_length=1)
     table: str = "flowai_catalog"
+
+    _secret_url = field_validator("url", mode="before")(lambda cls, v: secret_url(v))
 
 
 CatalogConfig = Annotated[
@@ -204,6 +217,7 @@ def parse_target_url(url: str) -> SqliteTarget | DuckDBTarget | PostgresTarget:
     Raises:
         ValueError: naming the URL and the accepted forms.
     """
+    url, shown = reveal(url), secret_url(url)  # messages show the URL without its password
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"target_database_url must be a non-empty string, got {url!r}")
     text = url.strip()
@@ -215,7 +229,7 @@ def parse_target_url(url: str) -> SqliteTarget | DuckDBTarget | PostgresTarget:
         path = unquote(urlsplit(text).path)
         path = path[1:] if path.startswith("/") else path
         if not path or path == ":memory:":
-            raise ValueError(f"target_database_url {url!r} names no database file")
+            raise ValueError(f"target_database_url {shown!r} names no database file")
         return SqliteTarget(path=path) if base == "sqlite" else DuckDBTarget(path=path)
     if not scheme and not text.lower().startswith(("sqlite:", "duckdb:", "postgres")):
         lowered = text.lower()
@@ -224,7 +238,7 @@ def parse_target_url(url: str) -> SqliteTarget | DuckDBTarget | PostgresTarget:
         if lowered.endswith(_DUCKDB_SUFFIXES):
             return DuckDBTarget(path=text)
     raise ValueError(
-        f"unsupported target_database_url {url!r}; expected sqlite:///path.db, "
+        f"unsupported target_database_url {shown!r}; expected sqlite:///path.db, "
         "duckdb:///path.duckdb, postgresql://user@host:5432/db, postgres://..., or a file path "
         "ending in .db, .sqlite, .sqlite3, .duckdb or .ddb"
     )
@@ -243,9 +257,14 @@ def _check_kind(value: Any, field: str, kinds: tuple[str, ...]) -> Any:
 class DataEnvironmentConfig(SpecModel):
     """Where agent data tools read from, and how the catalog is kept.
 
+    All keys are optional (``DataEnvironmentConfig()`` is valid); ``create_runtime``
+    pins an environment without ``tenant_id`` to the runtime's tenant.
+
     Attributes:
-        tenant_id: must equal the runtime's tenant (see :meth:`check_tenant`).
+        tenant_id: when set, must equal the runtime tenant's resource id (see
+            :meth:`check_tenant`; the tenant key ``"id@version"`` is accepted too).
         workspace_id: optional sub-scope within the tenant (catalog rows are keyed by it).
+        (URLs with a password are ``SecretStr`` values: dumps and reprs hide it.)
         kv: a store descriptor (``memory``, ``sqlite``, ``postgres``, ``redis``, ``duckdb``).
         target_database: a descriptor of the database agents query (sqlite, postgres, duckdb).
         target_database_url: the same as a URL or file path; exclusive with ``target_database``.
@@ -256,11 +275,13 @@ class DataEnvironmentConfig(SpecModel):
         sql: limits of agent SQL: timeout, row and byte caps, DuckDB memory and threads.
     """
 
-    tenant_id: str = Field(min_length=1)
+    model_config = SECRET_INPUTS
+
+    tenant_id: str | None = Field(default=None, min_length=1)
     workspace_id: str | None = None
     kv: StorageFactorySpec | None = None
     target_database: TargetDatabase | None = None
-    target_database_url: str | None = None
+    target_database_url: str | SecretStr | None = None
     target_database_schema: str | None = None
     catalog: CatalogConfig | None = None
     catalog_search: CatalogSearchConfig | None = None
@@ -293,9 +314,14 @@ class DataEnvironmentConfig(SpecModel):
             value = {"kind": value}
         return _check_kind(value, "catalog", CATALOG_KINDS)
 
+    @field_validator("target_database_url", mode="before")
+    @classmethod
+    def _secret_url(cls, value: Any) -> Any:
+        return secret_url(value)
+
     @field_validator("target_database_url")
     @classmethod
-    def _url_parses(cls, value: str | None) -> str | None:
+    def _url_parses(cls, value: Any) -> Any:
         if value is not None:
             parse_target_url(value)
         return value
@@ -319,6 +345,9 @@ class DataEnvironmentConfig(SpecModel):
     @property
     def scope(self) -> str:
         """``tenant_id`` or ``tenant_id/workspace_id``: the key catalog rows are stored under."""
+        if self.tenant_id is None:
+            raise ValueError("this data environment has no tenant_id yet; create_runtime sets "
+                             "it to the runtime tenant (or pass tenant_id=...)")
         return f"{self.tenant_id}/{self.workspace_id}" if self.workspace_id else self.tenant_id
 
     def check_tenant(self, tenant: Any) -> None:
@@ -327,6 +356,8 @@ class DataEnvironmentConfig(SpecModel):
         ``tenant`` is a tenant id string or a ``TenantIdentity`` (its
         ``resource_id`` or its ``key`` ``"id@version"`` must match).
         """
+        if self.tenant_id is None:
+            return
         names = {tenant} if isinstance(tenant, str) else {
             getattr(tenant, "resource_id", None), getattr(tenant, "key", None)}
         if self.tenant_id not in names:

@@ -12,7 +12,7 @@ from ._base import SpecModel
 from ._schema import CompiledSchema, compile_schema
 from .approvals import ApprovalPolicy
 
-__all__ = ["ToolSpec", "define_tool", "ToolHandler"]
+__all__ = ["ToolSpec", "define_tool", "ToolHandler", "bound_tool"]
 
 ToolHandler = Callable[[Any, Any], Any]
 """``handler(args, ctx)``, sync or async."""
@@ -150,3 +150,15 @@ def define_tool(
     spec._compiled = compiled
     spec._predicate = predicate
     return spec
+
+
+def bound_tool(tool: Any, where: str) -> ToolSpec:
+    """``tool`` if it is a ToolSpec with a handler; ``TypeError``/``ValueError`` naming
+    ``where`` and the tool otherwise."""
+    if not isinstance(tool, ToolSpec):
+        raise TypeError(f"{where} must hold ToolSpec values (define_tool); "
+                        f"got {type(tool).__name__}: {tool!r}")
+    if tool.handler is None:
+        raise ValueError(f"{where}: tool {tool.name!r} has no Python handler; decorate the "
+                         f"handler with @define_tool(...) or use spec.bind(handler)")
+    return tool

@@ -19,6 +19,7 @@ from ..authoring.data_environment import (
     SqliteTarget,
     parse_target_url,
 )
+from ..authoring.secrets import reveal
 from ._extensions import load_extension
 
 __all__ = ["ALIAS", "Target", "as_target", "attach_target"]
@@ -66,7 +67,7 @@ class Target:
         self.schema = schema
 
     def __repr__(self) -> str:
-        where = getattr(self.descriptor, "path", None) or _redact(self.descriptor.url)
+        where = getattr(self.descriptor, "path", None) or _redact(reveal(self.descriptor.url))
         return f"{self.kind}:{where!r}"
 
     def qualified(self, table: str) -> str:
@@ -185,7 +186,7 @@ def attach_target(con: Any, target: Any, schema: str | None = None) -> Target:
             con.execute(f"ATTACH {_quote(descriptor.path)} AS {ALIAS} (READ_ONLY)")
     else:
         load_extension(con, "postgres")
-        con.execute(f"ATTACH {_quote(descriptor.url)} AS {ALIAS} "
+        con.execute(f"ATTACH {_quote(reveal(descriptor.url))} AS {ALIAS} "
                     f"(TYPE postgres, READ_ONLY, SCHEMA {_quote(schema)})")
     schemas = [r[0] for r in con.execute(
         "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?", [ALIAS]).fetchall()]

@@ -23,6 +23,7 @@ from ..authoring.data_environment import (
     ForeignKey,
     GlossaryTerm,
 )
+from ..authoring.secrets import reveal
 from ._target import Target, attach_target, ident
 from .search import CatalogSearch
 
@@ -221,7 +222,7 @@ def open_catalog_store(descriptor: Any, scope: str) -> _MemoryStore | _SQLStore:
         return _MemoryStore()
     if descriptor.kind == "inline":
         return _MemoryStore(descriptor.entries)
-    location = descriptor.url if descriptor.kind == "postgres" else descriptor.path
+    location = reveal(descriptor.url) if descriptor.kind == "postgres" else descriptor.path
     return _SQLStore(descriptor.kind, location, descriptor.table, scope)
 
 

@@ -162,8 +162,7 @@ class DataEnvironment:
 
         env = DataEnvironment.from_config(
             config, tenant=runtime_tenant,
-            resolve_reference=runtime.resolve_reference,
-            create_reference=runtime.create_reference)
+            resolve_reference=store.resolve, create_reference=store.create)
 
     Args:
         config: a :class:`DataEnvironmentConfig` or a mapping of its keys.

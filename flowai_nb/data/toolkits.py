@@ -14,7 +14,8 @@ __all__ = ["TOOLKIT_HANDLERS"]
 
 
 def _env(ctx: Any) -> Any:
-    data = getattr(ctx, "data", None)
+    builtin = getattr(ctx, "builtin", None)  # the data environment even if a service shadows it
+    data = builtin("data") if builtin is not None else getattr(ctx, "data", None)
     if data is None:
         raise RuntimeError("the catalog and sql toolkits need a data environment: pass "
                            "data_environment=... (or target_database_url=...) to create_runtime")

@@ -53,8 +53,8 @@ async def call_agent(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, An
 async def store_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any],
                      args: dict[str, Any]) -> dict[str, Any]:
     """``store_plan(plan?, plan_id?, body)``: validate and store a draft plan."""
-    spec_name = args.get("plan") or agent.plan
-    plans = run.services.spec.plans
+    spec_name = args.get("plan") or (agent.plan.name if agent.plan else None)
+    plans = run.services.spec.plans_by_name
     if spec_name is None:
         return run.tool_result(frame, use, error=(
             f"agent {agent.name!r} has no plan type; pass plan= one of {sorted(plans)}"))

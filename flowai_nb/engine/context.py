@@ -7,11 +7,8 @@ from typing import Any
 
 __all__ = ["ToolContext", "ReferencesFacade", "RESERVED_SERVICE_KEYS"]
 
-RESERVED_SERVICE_KEYS = frozenset(
-    {"tool_use_id", "services", "references", "data", "agent", "thread_id", "run_id", "kv"}
-)
-"""Service names that would shadow a ``ctx`` attribute; ``create_runtime`` refuses them."""
-
+RESERVED_SERVICE_KEYS = frozenset({"tool_use_id", "services", "references"})
+"""Service names ``create_runtime`` refuses: they would hide a ``ctx`` attribute tools rely on."""
 
 class ReferencesFacade:
     """``ctx.references``: create, resolve and glimpse references from inside a tool."""
@@ -22,8 +19,12 @@ class ReferencesFacade:
         self._store = store
 
     def create(self, reference: Any, value: Any, glimpse: Any = None) -> dict[str, Any]:
-        """Store ``value`` as a reference of kind ``reference``; return the envelope."""
-        return self._store.create(reference, value, glimpse)
+        """Store ``value`` as a reference of kind ``reference``; return the envelope.
+
+        Without an explicit ``glimpse`` or a glimpse callback the glimpse is
+        ``{}``, as with ``runtime.create_reference``.
+        """
+        return self._store.create(reference, value, glimpse, fallback=lambda _: {})
 
     def resolve(self, envelope: Any) -> Any:
         """The stored payload of a reference."""
@@ -46,6 +47,11 @@ class ToolContext(Mapping[str, Any]):
     ``ctx.kv`` (the tenant's key-value store), ``ctx.agent``,
     ``ctx.thread_id`` and ``ctx.run_id``. The action dispatcher's ``ctx``
     additionally has ``ctx["resolved_refs"]`` and ``ctx["plan"]``.
+
+    Only ``tool_use_id``, ``services`` and ``references`` are reserved service
+    names (as in the reference). A service named ``data``, ``kv``, ``agent``,
+    ``thread_id`` or ``run_id`` is what ``ctx.<name>`` returns: the one you
+    registered wins over the built-in of that name.
     """
 
     def __init__(self, *, services: Mapping[str, Any], tool_use_id: str | None,
@@ -54,17 +60,41 @@ class ToolContext(Mapping[str, Any]):
         self.services = services
         self.tool_use_id = tool_use_id
         self.references = references
-        self.kv = kv
-        self.agent = agent
-        self.thread_id = thread_id
-        self.run_id = run_id
+        self._builtins = {"kv": kv, "agent": agent, "thread_id": thread_id, "run_id": run_id}
         self._data_provider = data_provider
         self._extra = dict(extra or {})
+
+    def builtin(self, name: str) -> Any:
+        """The built-in ``data``, ``kv``, ``agent``, ``thread_id`` or ``run_id``, even
+        when a service of that name shadows it."""
+        if name == "data":
+            return self._data_provider() if self._data_provider is not None else None
+        return self._builtins[name]
 
     @property
     def data(self) -> Any:
         """The data environment (``DataEnvironment``); ``None`` when none is configured."""
-        return self._data_provider() if self._data_provider is not None else None
+        return self.services["data"] if "data" in self.services else self.builtin("data")
+
+    @property
+    def kv(self) -> Any:
+        """The tenant's key-value store (``kv_get``/``kv_put`` see the same entries)."""
+        return self.services["kv"] if "kv" in self.services else self.builtin("kv")
+
+    @property
+    def agent(self) -> Any:
+        """The name of the agent calling the tool."""
+        return self.services["agent"] if "agent" in self.services else self.builtin("agent")
+
+    @property
+    def thread_id(self) -> Any:
+        """The run's conversation thread."""
+        return self.services.get("thread_id", self._builtins["thread_id"])
+
+    @property
+    def run_id(self) -> Any:
+        """The run's id."""
+        return self.services.get("run_id", self._builtins["run_id"])
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -92,5 +122,6 @@ class ToolContext(Mapping[str, Any]):
         return len(set(self._extra) | set(self.services))
 
     def __repr__(self) -> str:
-        return (f"<ToolContext agent={self.agent!r} thread={self.thread_id!r} "
+        return (f"<ToolContext agent={self._builtins['agent']!r} "
+                f"thread={self._builtins['thread_id']!r} "
                 f"services={sorted(self.services)}>")

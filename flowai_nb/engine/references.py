@@ -64,11 +64,13 @@ class ReferenceStore:
         known = sorted(self._specs) + list(BUILTIN_REFERENCE_KINDS)
         raise ValueError(f"unknown reference kind {reference!r}; declared kinds: {known}")
 
-    def create(self, reference: Any, value: Any, glimpse: Any = None) -> dict[str, Any]:
+    def create(self, reference: Any, value: Any, glimpse: Any = None, *,
+               fallback: Any = default_glimpse) -> dict[str, Any]:
         """Validate and store ``value``; return its envelope.
 
         The spec's glimpse callback (if any, and no explicit ``glimpse``) runs
-        once, on the validated value, before storing.
+        once, on the validated value, before storing; with neither, the glimpse
+        is ``fallback(payload)``.
         """
         kind, spec = self._spec(reference)
         if spec is not None:
@@ -81,7 +83,7 @@ class ReferenceStore:
             return existing
         if glimpse is None:
             callback = spec.glimpse_callback if spec is not None else None
-            glimpse = callback(validated) if callback else default_glimpse(payload)
+            glimpse = callback(validated) if callback else fallback(payload)
         ttl = spec.ttl_ms if spec is not None else None
         created = now_ms()
         envelope = {"kind": kind, "id": ref_id, "glimpse": jsonable(glimpse),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import threading
@@ -10,8 +11,11 @@ from typing import Any
 
 from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec
+from ..authoring.secrets import reveal, secret_url
 from ..authoring.storage import StorageFactorySpec
 from ..authoring.testing import TestingConfig
+from ..authoring.toolkits import Toolkit, resolve_toolkit
+from ..authoring.tools import ToolSpec, bound_tool
 from ..interpreters.base import Interpreter
 from ..storage import open_store
 from ..storage.base import KeyValueStore
@@ -74,6 +78,7 @@ class Runtime:
                  testing: TestingConfig | None) -> None:
         self.spec = spec
         self.tenant = spec.tenant
+        self._toolkits = _resolve_toolkits(spec)
         self.services = services
         """The objects tools reach as ``ctx.<name>``."""
         self.data_environment_config = data_environment
@@ -100,9 +105,9 @@ class Runtime:
         self._run_services = RunServices(
             spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
             plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
-            refs=ReferenceStore(kv, spec.references, self.tenant.key),
+            refs=ReferenceStore(kv, spec.references_by_name, self.tenant.key),
             traces=TraceStore(kv, journal), journal=journal, leases=LeaseStore(kv),
-            tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS,
+            tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits,
                                data_configured=data_environment is not None),
             interpreter_for=self._interpreter_for, hooks=hooks, dispatcher=dispatcher,
             predicates=predicates, user_services=services, data=self._data,
@@ -263,7 +268,7 @@ class Runtime:
         run.stream = RunStream(run, run.main)
         return run.stream
 
-    def query(self, prompt: str | None, thread_id: str, resume: str | None = None, *,
+    def query(self, /, prompt: str | None, thread_id: str, resume: str | None = None, *,
               approvals: Any = None, options: RunOptions | None = None) -> RunStream:
         """Run one coordinator turn; returns the run's event stream.
 
@@ -272,6 +277,9 @@ class Runtime:
                 JSON object ``{"script": [...]}`` scripts the entry agent on the
                 scripted interpreter.
             thread_id: the conversation; stateful agents keep history per thread.
+                Kept deviation from the reference (``thread_id: Any``): a non-empty
+                string without ``/``, because ``thread/agent`` names each sub-agent's
+                own conversation; anything else is a ValueError naming the value.
             resume: a ``resumeToken`` from a paused run's ``approval-required``
                 event: continues that run (in this or a new kernel).
             approvals: headless approval policy: ``"auto_approve"``,
@@ -336,8 +344,9 @@ class Runtime:
     def _specialists(self) -> list[str]:
         return [a.name for a in self.spec.agents if a.role == "specialist"]
 
-    def run_specialist(self, specialist: str, prompt: str, thread_id: str | None = None, *,
-                       approvals: Any = None, options: RunOptions | None = None) -> RunStream:
+    def run_specialist(self, /, specialist: str, prompt: str, thread_id: str | None = None,
+                       *, approvals: Any = None,
+                       options: RunOptions | None = None) -> RunStream:
         """Run one specialist directly; returns the run's event stream.
 
         Raises:
@@ -421,8 +430,8 @@ class Runtime:
                             services.wake)
 
     # -- approvals ---------------------------------------------------------------------------
-    def respond_to_approval(self, approval_id: str, outcome: str, feedback: str | None = None,
-                            partial: Any = None) -> Any:
+    def respond_to_approval(self, /, approval_id: str, outcome: str,
+                            feedback: str | None = None, partial: Any = None) -> Any:
         """Answer a pending approval: ``approve``, ``reject`` or ``revise``.
 
         Awaitable (``await runtime.respond_to_approval(...)``); the decision is
@@ -453,11 +462,11 @@ class Runtime:
         return self._run_services.plans.list(thread_id=thread_id)
 
     # -- traces --------------------------------------------------------------------------------
-    def get_trace(self, trace_id: str) -> dict[str, Any] | None:
+    def get_trace(self, /, trace_id: str) -> dict[str, Any] | None:
         """The trace with this id, or ``None``."""
         return self._run_services.traces.get(trace_id)
 
-    def list_traces(self, eval_run_id: str | None = None, test_case_id: str | None = None,
+    def list_traces(self, /, eval_run_id: str | None = None, test_case_id: str | None = None,
                     thread_id: str | None = None) -> list[dict[str, Any]]:
         """Traces matching every given filter, oldest first."""
         return self._run_services.traces.list(eval_run_id=eval_run_id, test_case_id=test_case_id,
@@ -473,29 +482,37 @@ class Runtime:
         return pd.DataFrame(rows)
 
     # -- references ----------------------------------------------------------------------------
-    async def create_reference(self, reference: Any, value: Any,
+    async def create_reference(self, /, reference: Any, value: Any,
                                glimpse: Any = None) -> dict[str, Any]:
-        """Validate and store a value; returns its envelope ``{kind, id, glimpse, ...}``."""
-        return self._run_services.refs.create(reference, value, glimpse)
+        """Validate and store a value; returns its envelope ``{kind, id, glimpse, ...}``.
 
-    def resolve_reference(self, envelope: Any) -> Any:
-        """The stored payload of a reference (its JSON form).
+        Args:
+            reference: a ReferenceSpec or a reference kind name. The spec's glimpse
+                callback runs once, on the validated value, before storing.
+            value: the JSON-serialisable payload.
+            glimpse: an explicit glimpse; without one and without a callback it is ``{}``.
+        """
+        return self._run_services.refs.create(reference, value, glimpse,
+                                             fallback=_EMPTY_GLIMPSE)
+
+    async def resolve_reference(self, /, reference: Any) -> Any:
+        """The stored payload of a reference (its JSON form). Awaitable.
 
         Raises ``ReferenceNotFoundError`` (a KeyError) or ``ReferenceExpiredError``
         (a LookupError) naming the id.
         """
-        return self._run_services.refs.resolve(envelope)
+        return self._run_services.refs.resolve(reference)
 
-    def reference_glimpse(self, envelope: Any) -> Any:
-        """The cached glimpse of a reference, without loading its payload."""
-        return self._run_services.refs.glimpse(envelope)
+    async def reference_glimpse(self, /, reference: Any) -> Any:
+        """The cached glimpse of a reference, without loading its payload. Awaitable."""
+        return self._run_services.refs.glimpse(reference)
 
     def list_references(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Envelopes of the tenant's live references (of ``kind``, or all), newest first."""
         return self._run_services.refs.list(kind)
 
     # -- evals, MCP --------------------------------------------------------------------------------
-    async def run_eval(self, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
+    async def run_eval(self, /, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
         """Run an eval request (model, mapping or JSON string); returns the artifact dict.
 
         Raises ``ValueError`` for an unparseable request or another tenant's request.
@@ -504,9 +521,11 @@ class Runtime:
 
         return await run_eval(self, eval_request, progress=progress)
 
-    def stream_eval(self, eval_request: Any, *, progress: bool = False) -> Any:
+    def stream_eval(self, /, eval_request: Any, *, progress: bool = False) -> Any:
         """Progress envelopes ``{type, evalRunId, seq, data}`` of an eval, ending with
-        ``eval-finish`` carrying the artifact. Async iterator; plain ``for`` works too."""
+        ``eval-finish`` carrying the artifact. Async iterator; plain ``for`` works too.
+
+        Raises ``ValueError`` at once if the request cannot be parsed."""
         from ..evals import stream_eval
 
         return stream_eval(self, eval_request, progress=progress)
@@ -541,9 +560,10 @@ class Runtime:
                                 **_wait_arg(mcp_wait_s))
 
     def close(self) -> None:
-        """Close the stores, the data environment and external MCP servers (see
-        :meth:`aclose` for providers)."""
+        """Close the stores, the data environment, external MCP servers and
+        provider-served toolkits (see :meth:`aclose` for model providers)."""
         self._run_services.tools.close()
+        _close_toolkits(self._toolkits)
         if self._data_env is not None:
             self._data_env.close()
             self._data_env = None
@@ -561,6 +581,53 @@ class Runtime:
         agents = ", ".join(f"{a.role}:{a.name}" for a in self.spec.agents)
         return (f"<Runtime tenant={self.tenant.key!r} interpreter={self.interpreter.name!r} "
                 f"agents=[{agents}] store={self._kv.inner.kind}>")
+
+
+def _resolve_toolkits(spec: RuntimeSpec) -> dict[str, Toolkit | None]:
+    """Every toolkit id an agent uses -> its Toolkit (``None`` for a built-in one).
+
+    Raises ``ValueError`` naming an id nothing provides and the known ids.
+    """
+    out: dict[str, Toolkit | None] = {}
+    try:
+        for agent in spec.agents:
+            for kit in agent.toolkits:
+                if kit not in out:
+                    out[kit] = resolve_toolkit(spec.toolkit(kit))
+    except BaseException:
+        _close_toolkits(out)
+        raise
+    return out
+
+
+def _close_toolkits(toolkits: dict[str, Toolkit | None]) -> None:
+    for kit in toolkits.values():
+        if kit is not None and kit.close is not None:
+            result = kit.close()
+            if inspect.isawaitable(result):
+                _run_sync(result)
+
+
+def _run_sync(awaitable: Any) -> None:
+    import asyncio
+    import threading
+
+    async def wait() -> None:
+        await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(wait())
+        return
+    # Inside a running loop (a notebook): finish it on a helper thread.
+    thread = threading.Thread(target=asyncio.run, args=(wait(),), daemon=True)
+    thread.start()
+    thread.join()
+
+
+def _EMPTY_GLIMPSE(_: Any) -> Any:  # noqa: N802 - a constant callback
+    return {}
 
 
 def _wait_arg(mcp_wait_s: float | None) -> dict[str, Any]:
@@ -656,7 +723,7 @@ def _callables(value: Any, what: str) -> list[Callable[..., Any]]:
 def create_runtime(
     spec: RuntimeSpec | Mapping[str, Any],
     *,
-    tool_bindings: Mapping[str, Callable[..., Any]] | None = None,
+    tool_bindings: list[ToolSpec] | None = None,
     services: Mapping[str, Any] | None = None,
     approval_predicates: Mapping[str, Callable[..., Any]] | None = None,
     action_dispatcher: Callable[..., Any] | None = None,
@@ -670,8 +737,11 @@ def create_runtime(
 
     Args:
         spec: a :class:`RuntimeSpec` (or its wire form).
-        tool_bindings: ``{tool name: handler(args, ctx)}`` for tools whose spec
-            carries no handler (for example a spec loaded from JSON).
+        tool_bindings: additional ToolSpec values with Python handlers: they bind
+            handlers to the spec's tools (for example a spec loaded from JSON)
+            and add runtime-level tools. Every tool attached to an agent must
+            end up with a handler. (A ``{tool name: handler}`` mapping for
+            tools of the spec is accepted too.)
         services: objects tools reach as ``ctx.<name>``.
         approval_predicates: ``{predicate id: predicate(args, info) -> bool}``
             for dynamic approval policies.
@@ -732,38 +802,21 @@ def create_runtime(
     for key in services:
         if not isinstance(key, str):
             raise TypeError(f"service names must be strings; got {key!r}")
+        if not key:
+            raise ValueError("service names must be non-empty strings; got ''")
         if key in RESERVED_SERVICE_KEYS:
             raise ValueError(f"service name {key!r} is reserved (ctx.{key} is built in); "
                              f"reserved names: {sorted(RESERVED_SERVICE_KEYS)}")
 
-    bindings = dict(tool_bindings or {})
-    if not isinstance(tool_bindings or {}, Mapping):
-        raise TypeError(f"tool_bindings must be a mapping of tool name -> handler; "
-                        f"got {type(tool_bindings).__name__}")
-    handlers: dict[str, Callable[..., Any]] = {}
-    for name, handler in bindings.items():
-        if hasattr(handler, "handler") and hasattr(handler, "input_schema"):
-            handler = handler.handler
-        if not callable(handler):
-            raise TypeError(f"tool binding {name!r} must be callable; got {handler!r}")
-        if name not in spec.tool_bindings:
-            raise ValueError(f"tool binding {name!r} names no tool of the spec; declared "
-                             f"tools: {sorted(spec.tool_bindings)}")
-        handlers[name] = handler
-    for name, tool in spec.tool_bindings.items():
-        if name not in handlers and tool.handler is not None:
-            handlers[name] = tool.handler
-    for agent in spec.agents:
-        for name in agent.tools:
-            if name not in handlers:
-                raise ValueError(f"tool {name!r} of agent {agent.name!r} has no Python handler; "
-                                 f"decorate the handler with define_tool(...) or pass "
-                                 f"create_runtime(tool_bindings={{{name!r}: handler}})")
+    spec, handlers = _bind_tools(spec, tool_bindings)
 
     predicates: dict[str, Callable[..., Any]] = {}
-    for name, tool in spec.tool_bindings.items():
+    for name, tool in spec.tools_by_name.items():
         if tool.predicate is not None:
             predicates[f"tool:{name}"] = tool.predicate
+    if approval_predicates is not None and not isinstance(approval_predicates, Mapping):
+        raise TypeError(f"approval_predicates must be a mapping of predicate id -> callable; "
+                        f"got {type(approval_predicates).__name__}: {approval_predicates!r}")
     for key, predicate in (approval_predicates or {}).items():
         if not callable(predicate):
             raise TypeError(f"approval predicate {key!r} must be callable; got {predicate!r}")
@@ -782,6 +835,56 @@ def create_runtime(
     return Runtime(spec, handlers=handlers, services=dict(services), predicates=predicates,
                    dispatcher=action_dispatcher, hooks=hooks, data_environment=data_config,
                    interpreter_name=interpreter, testing=testing_config)
+
+
+def _bind_tools(spec: RuntimeSpec, tool_bindings: Any
+                ) -> tuple[RuntimeSpec, dict[str, Callable[..., Any]]]:
+    """Handlers by tool name; extra bound tools are appended to the spec's ``toolBindings``.
+
+    ``tool_bindings`` is a list of bound ToolSpecs (the reference form); a
+    ``{name: handler}`` mapping for tools of the spec is accepted too.
+    """
+    if tool_bindings is None:
+        tool_bindings = []
+    if isinstance(tool_bindings, Mapping):
+        items: list[Any] = []
+        for name, handler in tool_bindings.items():
+            if isinstance(handler, ToolSpec):
+                items.append(handler)
+                continue
+            if not callable(handler):
+                raise TypeError(f"tool binding {name!r} must be callable; got {handler!r}")
+            if name not in spec.tools_by_name:
+                raise ValueError(f"tool binding {name!r} names no tool of the spec; declared "
+                                 f"tools: {sorted(spec.tools_by_name)} (to add a tool, pass "
+                                 f"tool_bindings=[ToolSpec, ...])")
+            items.append(spec.tool(name).bind(handler))
+        tool_bindings = items
+    if isinstance(tool_bindings, str | bytes | ToolSpec) or not isinstance(tool_bindings, Iterable):
+        raise TypeError(f"tool_bindings must be a list of ToolSpec values with handlers; "
+                        f"got {type(tool_bindings).__name__}: {tool_bindings!r}")
+    declared = spec.tools_by_name
+    handlers: dict[str, Callable[..., Any]] = {
+        name: tool.handler for name, tool in declared.items() if tool.handler is not None}
+    extra: list[ToolSpec] = []
+    for tool in tool_bindings:
+        bound_tool(tool, "tool_bindings")
+        known = declared.get(tool.name)
+        if known is not None and known != tool:
+            raise ValueError(f"tool binding {tool.name!r} differs from the spec's tool of that "
+                             f"name (description, schema or approval); bind the same ToolSpec")
+        if known is None and tool.name not in (t.name for t in extra):
+            extra.append(tool)
+        handlers[tool.name] = tool.handler
+    for agent in spec.agents:
+        for tool in agent.tools:
+            if tool.name not in handlers:
+                raise ValueError(f"tool {tool.name!r} of agent {agent.name!r} has no Python "
+                                 f"handler; decorate the handler with @define_tool(...) or pass "
+                                 f"create_runtime(tool_bindings=[bound ToolSpec])")
+    if extra:
+        spec = spec.model_copy(update={"tool_bindings": (*spec.tool_bindings, *extra)})
+    return spec, handlers
 
 
 def _data_environment(spec: RuntimeSpec, data_environment: Any,
@@ -806,15 +909,17 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
     if target_database_url is not None and data_environment is not None:
         if config.target_database is not None or (
             config.target_database_url is not None
-            and config.target_database_url != target_database_url
+            and reveal(config.target_database_url) != target_database_url
         ):
             raise ValueError(
-                f"target_database_url={target_database_url!r} conflicts with the data "
+                f"target_database_url={secret_url(target_database_url)!r} conflicts with the data "
                 f"environment's target database; give the target in one place only"
             )
         config = DataEnvironmentConfig.model_validate(
             {**config.model_dump(), "target_database_url": target_database_url})
     config.check_tenant(spec.tenant)
+    if config.tenant_id is None:
+        config = config.model_copy(update={"tenant_id": spec.tenant.resource_id})
     target = config.target
     if target is not None and target.kind in ("sqlite", "duckdb") \
             and not os.path.isfile(target.path):

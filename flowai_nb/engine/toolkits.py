@@ -27,16 +27,17 @@ def _check_key(key: str) -> str:
 
 
 def _kv_get(args: dict[str, Any], ctx: Any) -> Any:
-    return {"key": args["key"], "value": ctx.kv.get(_check_key(args["key"]))}
+    return {"key": args["key"], "value": ctx.builtin("kv").get(_check_key(args["key"]))}
 
 
 def _kv_put(args: dict[str, Any], ctx: Any) -> Any:
-    ctx.kv.put(_check_key(args["key"]), args["value"])
+    ctx.builtin("kv").put(_check_key(args["key"]), args["value"])
     return {"key": args["key"], "stored": True}
 
 
 def _kv_list(args: dict[str, Any], ctx: Any) -> Any:
-    return {"prefix": args.get("prefix", ""), "keys": ctx.kv.keys(args.get("prefix", ""))}
+    prefix = args.get("prefix", "")
+    return {"prefix": prefix, "keys": ctx.builtin("kv").keys(prefix)}
 
 
 _ENGINE_TOOLKITS: dict[str, dict[str, Callable[[dict[str, Any], Any], Any]]] = {
@@ -51,7 +52,7 @@ def toolkit_handler(toolkit: str, tool: str) -> Callable[[dict[str, Any], Any], 
         return _ENGINE_TOOLKITS[toolkit][tool]
 
     def data_tool(args: dict[str, Any], ctx: Any) -> Any:
-        if ctx.data is None:
+        if ctx.builtin("data") is None:
             raise RuntimeError(
                 f"tool {tool!r} needs a data environment; pass create_runtime("
                 f"data_environment=...) or target_database_url=..."

@@ -14,8 +14,9 @@ from typing import Any
 
 from ..authoring._schema import CompiledSchema, compile_schema
 from ..authoring.agents import AgentSpec
-from ..authoring.runtime_spec import RuntimeSpec, agent_tool_rows
-from ..authoring.toolkits import BUILTIN_TOOLKITS
+from ..authoring.runtime_spec import RuntimeSpec
+from ..authoring.secrets import reveal
+from ..authoring.toolkits import BUILTIN_TOOLKITS, Toolkit
 from .tool_exec import run_contained
 from .toolkits import toolkit_handler
 
@@ -53,10 +54,14 @@ class ToolRegistry:
     """Tools per agent: the definitions the model sees and the bindings that run them."""
 
     def __init__(self, spec: RuntimeSpec, handlers: Mapping[str, Callable[..., Any]],
-                 builtins: Mapping[str, Builtin], *, data_configured: bool = False) -> None:
+                 builtins: Mapping[str, Builtin],
+                 toolkits: Mapping[str, Toolkit | None] | None = None, *,
+                 data_configured: bool = False) -> None:
         self._spec = spec
         self._handlers = dict(handlers)
         self._builtins = dict(builtins)
+        self._toolkits = toolkits if toolkits is not None else {}
+        """Resolved toolkits by id (``None``: built-in or external MCP, served here)."""
         self._data_configured = data_configured
         self._cache: dict[str, tuple[list[dict[str, Any]], dict[str, ToolBinding]]] = {}
         self._external: dict[str, Any] = {}  # toolkit id -> MCPConnection, opened on first use
@@ -66,8 +71,11 @@ class ToolRegistry:
         cached = self._cache.get(agent.name)
         if cached is not None:
             return cached
-        rows = agent_tool_rows(agent, self._spec.tool_bindings)
-        kit_of = {row.name: kit.id for kit in agent.toolkits for row in kit.tools}
+        custom = {k: kit for k in agent.toolkits if (kit := self._toolkits.get(k)) is not None}
+        rows = self._spec.tool_rows(agent, {k: kit.rows() for k, kit in custom.items()})
+        kit_of = {row.name: kit for kit in agent.toolkits if kit not in custom
+                  for row in self._spec.toolkit(kit).tools}
+        kit_specs = {t.name: t for kit in custom.values() for t in kit.tools}
         defs: list[dict[str, Any]] = []
         bindings: dict[str, ToolBinding] = {}
         for row in rows:
@@ -82,10 +90,12 @@ class ToolRegistry:
                     row.name, compile_schema(row.input_schema, name=row.name), None,
                     toolkit_handler(kit_of[row.name], row.name), None)
             else:
-                tool = self._spec.tool_bindings[row.name]
+                tool = kit_specs.get(row.name) or self._spec.tool(row.name)
                 bindings[row.name] = ToolBinding(row.name, None, tool.validate_arguments,
-                                                 self._handlers[row.name], None)
-        for kit in agent.toolkits:
+                                                 self._handlers.get(row.name) or tool.handler,
+                                                 None)
+        for kit_id in agent.toolkits:
+            kit = self._spec.toolkit(kit_id)
             if kit.external:
                 self._add_external(agent, kit, defs, bindings)
         self._cache[agent.name] = (defs, bindings)
@@ -99,7 +109,8 @@ class ToolRegistry:
             return
         import asyncio
 
-        for kit in agent.toolkits:
+        for kit_id in agent.toolkits:
+            kit = self._spec.toolkit(kit_id)
             if kit.external:
                 connection = self._connection(kit)
                 await asyncio.get_running_loop().run_in_executor(None, connection.tools)
@@ -109,7 +120,8 @@ class ToolRegistry:
         if connection is None:
             from ..mcp.toolkit import MCPConnection
 
-            connection = self._external[kit.id] = MCPConnection(kit.id, kit.config["mcp"])
+            connection = self._external[kit.id] = MCPConnection(
+                kit.id, reveal(kit.config["mcp"]))  # tokens travel as SecretStr in the spec
         return connection
 
     def _add_external(self, agent: AgentSpec, kit: Any, defs: list[dict[str, Any]],
@@ -138,7 +150,7 @@ class ToolRegistry:
         toolkits' tools when a data environment is configured."""
         rows = [{"name": name, "description": tool.description,
                  "input_schema": tool.input_schema, "output_schema": tool.output_schema}
-                for name, tool in self._spec.tool_bindings.items() if name in self._handlers]
+                for name, tool in self._spec.tools_by_name.items() if name in self._handlers]
         if self._data_configured:
             rows += [{"name": row.name, "description": row.description,
                       "input_schema": row.input_schema, "output_schema": None}
@@ -151,13 +163,13 @@ class ToolRegistry:
         coordinator (or the first agent)."""
         spec = self._spec
         listed = [a for a in spec.agents
-                  if any(row.name == tool for row in agent_tool_rows(a, spec.tool_bindings))]
+                  if any(row.name == tool for row in spec.tool_rows(a))]
         candidates = listed or [spec.coordinator or spec.agents[0]]
         care = {"always": 0, "dynamic": 1, "never": 2}
         return min(candidates, key=lambda a: care[spec.tool_policy(a, tool).kind])
 
     def _direct_binding(self, name: str) -> ToolBinding | None:
-        tool = self._spec.tool_bindings.get(name)
+        tool = self._spec.tools_by_name.get(name)
         if tool is not None and name in self._handlers:
             return ToolBinding(name, None, tool.validate_arguments, self._handlers[name], None)
         for kit in DIRECT_TOOLKITS if self._data_configured else ():

@@ -16,7 +16,7 @@ Importing this package is light: pandas is only imported by ``EvalArtifact.to_fr
 
 from __future__ import annotations
 
-from .artifact import CaseResult, EvalArtifact, EvalFrames, SampleResult
+from .artifact import CaseResult, EvalArtifact, EvalFrames, HarnessEvalEventEnvelope, SampleResult
 from .models import (
     SCORER_PRESETS,
     ApprovalDecision,
@@ -59,6 +59,7 @@ __all__ = [
     "EvalTestCase",
     "ExpectedAction",
     "ExpectedActions",
+    "HarnessEvalEventEnvelope",
     "JudgeVerdict",
     "RawSampleOutput",
     "ResponseScorer",

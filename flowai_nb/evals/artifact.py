@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -15,7 +15,22 @@ from .scorers import ComponentScore
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["CaseResult", "EvalArtifact", "EvalFrames", "SampleResult"]
+__all__ = ["CaseResult", "EvalArtifact", "EvalFrames", "HarnessEvalEventEnvelope", "SampleResult"]
+
+
+class HarnessEvalEventEnvelope(SpecModel):
+    """One progress envelope of ``runtime.stream_eval``.
+
+    ``{"type", "evalRunId", "seq", "data"}``: ``seq`` counts from 0 within the
+    eval run; ``data`` is the artifact dict for ``eval-finish``, the case
+    result for ``case-finish``, a sample summary otherwise. Validate a raw
+    envelope with ``HarnessEvalEventEnvelope.model_validate(envelope)``.
+    """
+
+    type: Literal["eval-start", "sample-start", "sample-finish", "case-finish", "eval-finish"]
+    eval_run_id: str = Field(min_length=1)
+    seq: int = Field(ge=0)
+    data: dict[str, Any]
 
 
 class SampleResult(SpecModel):

@@ -79,7 +79,7 @@ class EvalStream:
     """
 
     def __init__(self, runtime: Any, request: Any, *, progress: bool | TextIO = False) -> None:
-        self._agen = _run(runtime, request, progress)
+        self._agen = _run(runtime, parse_eval_request(request), progress)
         self.artifact: dict[str, Any] | None = None
         """The artifact dict, once ``eval-finish`` has been yielded."""
 
@@ -119,7 +119,8 @@ def stream_eval(runtime: Any, request: Any, *, progress: bool | TextIO = False) 
     ``progress=True`` (or a text stream) also writes a one-line progress bar to stderr
     (or that stream), for scripts and consoles without widgets.
 
-    Raises (on first iteration): ValueError for an unparseable request, a tenant other
+    Raises ValueError at once for an unparseable request; on first iteration: ValueError
+    for a tenant other
     than the runtime's, an unknown target agent or a tags filter matching no case;
     RuntimeError when the runtime itself fails.
     """

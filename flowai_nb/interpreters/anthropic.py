@@ -4,6 +4,7 @@ Configure it in the runtime spec (camelCase or snake_case keys)::
 
     fa.define_runtime(tenant, agents=[...], providers={"anthropic": {
         "apiKey": "...",            # default: the ANTHROPIC_API_KEY environment variable
+        "apiKeyEnv": "MY_KEY_VAR",  # or name the variable (what a dumped spec should carry)
         "baseUrl": "...",           # default: the SDK's (https://api.anthropic.com)
         "maxRetries": 2,            # retries of 408/409/429/5xx, honouring retry-after
         "timeout": 600,             # seconds per request
@@ -46,6 +47,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from ..authoring.secrets import REDACTED, reveal
 from ._prices import check_prices, cost_usd, price_for
 from .base import (
     Interpreter,
@@ -74,6 +76,7 @@ class _Config(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     api_key: Any = None
+    api_key_env: Any = None
     base_url: Any = None
     max_retries: Any = 2
     timeout: Any = 600.0
@@ -179,7 +182,8 @@ class AnthropicInterpreter(Interpreter):
         """Build the interpreter from a runtime's ``providers`` mapping.
 
         Reads ``providers["anthropic"]`` (see the module doc for its keys);
-        the API key falls back to ``ANTHROPIC_API_KEY``.
+        the API key is ``apiKey`` (a ``SecretStr`` in the spec), else the
+        environment variable named by ``apiKeyEnv``, else ``ANTHROPIC_API_KEY``.
 
         Raises:
             ValueError: no API key anywhere, an unknown key, or a bad value.
@@ -195,13 +199,20 @@ class AnthropicInterpreter(Interpreter):
             bad = unknown[0] if unknown else next(k for k in raw if not isinstance(k, str))
             raise ValueError(f"unknown key {bad!r} in providers['anthropic']; expected "
                              f"one of {keys}") from None
-        api_key = config.api_key or os.environ.get("ANTHROPIC_API_KEY")
+        api_key = reveal(config.api_key)
+        if api_key == REDACTED:
+            raise ValueError(
+                "providers['anthropic']['apiKey'] is '**********': the key was redacted when "
+                "the spec was dumped. Name an environment variable instead: "
+                "providers={'anthropic': {'apiKeyEnv': 'ANTHROPIC_API_KEY'}}")
+        env = config.api_key_env or "ANTHROPIC_API_KEY"
+        api_key = api_key or os.environ.get(env)
         if not api_key:
             raise ValueError(
-                "the anthropic interpreter needs an API key: set the ANTHROPIC_API_KEY "
+                f"the anthropic interpreter needs an API key: set the {env} "
                 "environment variable or pass providers={'anthropic': {'apiKey': ...}} "
-                "to define_runtime")
-        fields = config.model_dump(exclude={"api_key"})
+                "(or {'apiKeyEnv': 'VARIABLE'}) to define_runtime")
+        fields = config.model_dump(exclude={"api_key", "api_key_env"})
         return cls(api_key=api_key, **fields)
 
     def __repr__(self) -> str:

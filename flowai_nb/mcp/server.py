@@ -329,7 +329,7 @@ class RuntimeMCPServer:
             if match is None:
                 raise ValueError(f"no reference {ref!r} for this tenant (expired or unknown)")
             ref = f"{match['kind']}:{ref}"
-        payload = self.runtime.resolve_reference(ref)
+        payload = await self.runtime.resolve_reference(ref)
         return types.ReadResourceResult(contents=[types.TextResourceContents(
             uri=uri, mime_type="application/json", text=json.dumps(payload, default=str))])
 
@@ -381,7 +381,8 @@ def _tool_finish(runtime: Any, tool: str) -> Callable[[RunState], Any]:
             return _error(_failure(state) or f"the call to {tool} ended without a result")
         value = call.result
         if call.glimpse is not None and isinstance(value, dict) and "kind" in value:
-            value = runtime.resolve_reference(value)  # a large result stored as a reference
+            # a large result stored as a reference (finish is sync: read the store directly)
+            value = runtime._run_services.refs.resolve(value)
         structured = value if isinstance(value, dict) else {"result": value}
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],

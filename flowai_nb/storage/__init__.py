@@ -20,23 +20,59 @@ postgres  ``url`` (``postgresql://...``)     yes; needs ``pip install "flowai_nb
 redis     ``url`` (``redis://...``)          yes; needs ``pip install "flowai_nb[redis]"``
 ========  =================================  ==========================================
 
-Backends are imported only when a store of their kind is opened.
+Backends are imported only when a store of their kind is opened. A host can
+add its own kinds with :func:`register_store_factory`::
+
+    register_store_factory("dict", lambda config: MyDictStore())
+    open_store({"kind": "dict", "config": {...}})
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
+from ..authoring.secrets import reveal
 from ._common import redact_url
 from .base import KeyValueStore, ScopedStore
 
-__all__ = ["KeyValueStore", "ScopedStore", "open_store", "SUPPORTED_KINDS"]
+__all__ = [
+    "KeyValueStore", "ScopedStore", "open_store", "register_store_factory", "SUPPORTED_KINDS",
+]
 
 SUPPORTED_KINDS: tuple[str, ...] = ("memory", "sqlite", "duckdb", "postgres", "redis")
-"""The store kinds :func:`open_store` accepts."""
+"""The built-in store kinds :func:`open_store` accepts."""
+
+StoreFactory = Callable[[Any], KeyValueStore]
+"""``factory(config) -> KeyValueStore``: opens a host-provided store kind."""
+
+_FACTORIES: dict[str, StoreFactory] = {}
+
+
+def register_store_factory(kind: str, factory: StoreFactory) -> None:
+    """Register ``factory(config) -> KeyValueStore`` for ``StorageFactorySpec(kind=...)``.
+
+    ``config`` is the descriptor's config as given (``None`` when absent).
+    Registering a kind again replaces its factory; built-in kinds cannot be
+    replaced.
+
+    Raises:
+        ValueError: ``kind`` is empty or built in. TypeError: ``factory`` is not callable.
+    """
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"store kind must be a non-empty string; got {kind!r}")
+    if kind in SUPPORTED_KINDS:
+        raise ValueError(f"store kind {kind!r} is built in; register another kind name")
+    if not callable(factory):
+        raise TypeError(f"store factory for {kind!r} must be callable; got {factory!r}")
+    _FACTORIES[kind] = factory
+
+
+def known_kinds() -> list[str]:
+    """Built-in store kinds plus every registered one."""
+    return [*SUPPORTED_KINDS, *sorted(_FACTORIES)]
 
 # kind: (module, class, config key, accepted URL schemes)
 _BACKENDS: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
@@ -48,7 +84,7 @@ _BACKENDS: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
 }
 
 
-def _split(descriptor: Any) -> tuple[Any, dict[str, Any]]:
+def _split(descriptor: Any) -> tuple[Any, Any]:
     if isinstance(descriptor, Mapping):
         rest = dict(descriptor)
         if "kind" not in rest:
@@ -73,6 +109,8 @@ def _split(descriptor: Any) -> tuple[Any, dict[str, Any]]:
             "store descriptor must be a mapping like {'kind': 'sqlite', 'path': 'kv.db'} "
             f"or a StorageFactorySpec; got {type(descriptor).__name__}: {descriptor!r}"
         )
+    if kind in _FACTORIES:
+        return kind, config
     if config is None:
         config = {}
     if not isinstance(config, Mapping):
@@ -95,9 +133,17 @@ def open_store(descriptor: Any) -> KeyValueStore:
         ImportError: the kind's driver is not installed (the message names the extra).
     """
     kind, config = _split(descriptor)
+    config = reveal(config)
+    if kind in _FACTORIES:
+        store = _FACTORIES[kind](config)
+        if not isinstance(store, KeyValueStore):
+            raise TypeError(f"store factory for kind {kind!r} returned {type(store).__name__}; "
+                            f"expected a flowai_nb.storage.KeyValueStore")
+        return store
     if kind not in _BACKENDS:
         raise ValueError(
-            f"unknown store kind {kind!r}; supported kinds are {list(SUPPORTED_KINDS)}"
+            f"unknown store kind {kind!r}; known kinds are {known_kinds()} (register your own "
+            f"with flowai_nb.register_store_factory(kind, factory))"
         )
     module, cls, key, schemes = _BACKENDS[kind]
     wanted = {key} if key else set()

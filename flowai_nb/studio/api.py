@@ -203,12 +203,11 @@ async def workspace_info(request: Request, state: StudioState) -> Any:
     rt = state.runtime(ws)
     spec = rt.spec
     agents = [{"name": a.name, "role": a.role, "model": a.model.id if a.model else None,
-               "routes": list(a.routes), "tools": list(a.tools),
-               "toolkits": [t.id for t in a.toolkits], "plan": a.plan}
+               "routes": list(a.routes), "tools": a.tool_names,
+               "toolkits": list(a.toolkits), "plan": a.plan.name if a.plan else None}
               for a in spec.agents]
-    tools = [{"name": name, "description": t.description,
-              "inputSchema": getattr(t, "input_schema", None)}
-             for name, t in (getattr(spec, "tools", None) or {}).items()]
+    tools = [{"name": name, "description": t.description, "inputSchema": t.input_schema}
+             for name, t in spec.tools_by_name.items()]
     return {"name": ws, "description": state.app.workspace(ws).description,
             "tenant": rt.tenant.key, "interpreter": rt.interpreter.name,
             "entryAgent": spec.coordinator.name if spec.coordinator else None,
@@ -585,7 +584,7 @@ async def sql(request: Request, state: StudioState) -> Any:
                              f"got {limit!r}")
     result = await run_in_threadpool(data.run_sql, text, limit)
     if "columns" not in result:  # a large result came back as a reference
-        payload = state.runtime(ws).resolve_reference(result)
+        payload = await state.runtime(ws).resolve_reference(result)
         glimpse = result.get("glimpse") or {}
         rows = list(payload.get("rows") or [])[:limit]
         total = glimpse.get("rowCount", len(rows))

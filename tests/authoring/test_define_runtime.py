@@ -7,12 +7,12 @@ from flowai_nb.authoring.runtime_spec import TOOLS_TABLE_MARKER
 
 
 def test_plans_tools_and_toolkits_declared_on_agents_are_attached(full_spec) -> None:
-    assert set(full_spec.plans) == {"restock"}
-    assert set(full_spec.tool_bindings) == {"quote"}
-    assert full_spec.tool_bindings["quote"].handler is not None
+    assert [p.name for p in full_spec.plans] == ["restock"]
+    assert [t.name for t in full_spec.tool_bindings] == ["quote"]
+    assert full_spec.tool("quote").handler is not None
     assert {k.id for k in full_spec.toolkits} == {"sql", "catalog"}
-    assert full_spec.agent("planner").tools == ("quote",)
-    assert full_spec.agent("executor").plan == "restock"
+    assert full_spec.agent("planner").tools == (full_spec.tool("quote"),)
+    assert full_spec.agent("executor").plan == full_spec.plan("restock")
 
 
 def test_tools_table_is_merged_into_each_system_prompt(full_spec) -> None:

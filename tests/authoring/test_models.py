@@ -19,26 +19,27 @@ def test_every_reference_name_is_exported() -> None:
 
 
 def test_models_are_frozen() -> None:
-    agent = fa.AgentSpec(name="a", role="specialist")
+    agent = fa.AgentSpec(name="a", role="specialist", stateful=False, model="m", system_prompt="")
     with pytest.raises(ValidationError):
         agent.name = "b"  # type: ignore[misc]
 
 
 def test_wire_form_is_camel_case_and_both_spellings_are_accepted() -> None:
-    agent = fa.AgentSpec(name="a", role="planner", system_prompt="x", max_turns=3,
-                         prompt_cache_key="k")
+    agent = fa.AgentSpec(name="a", role="planner", stateful=False, model="m", system_prompt="x",
+                         max_turns=3, prompt_cache_key="k")
     wire = agent.model_dump(by_alias=True)
     assert {"systemPrompt", "maxTurns", "promptCacheKey", "toolApprovalPolicies",
             "approvalPolicies"} <= set(wire)
     assert "system_prompt" not in wire
-    from_camel = fa.AgentSpec.model_validate({"name": "a", "role": "planner",
-                                              "systemPrompt": "x", "maxTurns": 3,
+    from_camel = fa.AgentSpec.model_validate({"name": "a", "role": "planner", "stateful": False,
+                                              "model": "m", "systemPrompt": "x", "maxTurns": 3,
                                               "promptCacheKey": "k"})
     assert from_camel == agent
 
 
 def test_plain_model_string_coerces_to_model_spec() -> None:
-    agent = fa.AgentSpec(name="a", role="specialist", model="claude-sonnet")
+    agent = fa.AgentSpec(name="a", role="specialist", stateful=False, model="claude-sonnet",
+                         system_prompt="")
     assert agent.model == fa.ModelSpec(id="claude-sonnet")
     assert agent.model.provider is None
     helper = fa.define_specialist("s", model="m-1", prompt="p")
@@ -98,8 +99,9 @@ def test_storage_factory_accepts_flat_and_nested_forms() -> None:
 
 def test_toolkit_spec_knows_the_built_in_toolkits() -> None:
     assert fa.ToolkitSpec.model_validate("sql") == fa.ToolkitSpec(id="sql")
-    with pytest.raises(ValidationError, match="warehouse"):
-        fa.ToolkitSpec(id="warehouse")
+    assert [row.name for row in fa.ToolkitSpec(id="sql").tools] == ["run_sql"]
+    with pytest.raises(ValidationError, match="id"):
+        fa.ToolkitSpec(id="")
 
 
 def test_tenant_key_and_repr() -> None:

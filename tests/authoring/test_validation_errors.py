@@ -91,6 +91,8 @@ def test_tool_spec_loaded_from_json_needs_bindings() -> None:
     spec = spec_of(fa.define_specialist("s", model="m", prompt="p", tools=[lookup]))
     loaded = fa.RuntimeSpec.model_validate(spec.model_dump(by_alias=True))
     assert "'lookup'" in _runtime_value_error(spec=loaded)
+    fa.create_runtime(loaded, tool_bindings=[lookup])
+    # a {name: handler} mapping for the spec's tools still works (flowai_nb extension)
     fa.create_runtime(loaded, tool_bindings={"lookup": lambda args, ctx: args})
 
 

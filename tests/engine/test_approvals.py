@@ -63,7 +63,7 @@ def test_revise_sends_feedback_and_partial_to_the_planner(dispatcher) -> None:
     rt.interpreter.turn = spy
     # a first draft, stored outside the run, authored by the planner
     body = {"actions": [{"kind": "restock", "sku": "A", "units": 50}]}
-    _, actions = rt.spec.plans["restock"].validate_body(body)
+    _, actions = rt.spec.plan("restock").validate_body(body)
     rt._run_services.plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
                     author="planner", run_id="r0", thread_id="t")
     answers = iter([("revise", "only 5 units", {"max_units": 5}), ("approve",)])
@@ -255,8 +255,8 @@ def test_never_dispatched_without_approval_from_query(dispatcher) -> None:
 def test_never_dispatched_without_approval_from_run_specialist(dispatcher) -> None:
     spec = fa.define_runtime(
         fa.define_tenant("a", "1"),
-        agents=[fa.define_planner("planner", model="m", prompt="p", plan=build_spec().plans[
-            "restock"]), fa.define_specialist("ops", model="m", prompt="p", tools=[stock_level])],
+        agents=[fa.define_planner("planner", model="m", prompt="p", plan=build_spec().plan(
+            "restock")), fa.define_specialist("ops", model="m", prompt="p", tools=[stock_level])],
         providers={"scripted": {"scripts": {}}})
     # a specialist whose tool is gated: the handler must not run when rejected
     ran = []

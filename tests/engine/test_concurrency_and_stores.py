@@ -68,7 +68,7 @@ def test_one_plan_cannot_be_dispatched_twice() -> None:
     rt = build_runtime({"executor": [{"tool": "execute_plan", "args": {"plan_id": "p"}},
                                      {"text": "done"}] * 2}, dispatcher=dispatcher)
     body = {"actions": [{"kind": "retire", "sku": "Q"}]}
-    _, actions = rt.spec.plans["restock"].validate_body(body)
+    _, actions = rt.spec.plan("restock").validate_body(body)
     rt._run_services.plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
                     author="planner", run_id="r0", thread_id="t")
 

@@ -39,9 +39,9 @@ def test_reference_envelope_and_payload() -> None:
     assert set(envelope) == {"kind", "id", "glimpse", "createdAt", "expiresAt"}
     assert envelope["kind"] == "slice" and envelope["glimpse"] == {"store": 7, "rows": 1}
     assert isinstance(calls[0], Slice)  # the callback gets the validated model
-    assert rt.resolve_reference(envelope) == VALUE
-    assert rt.resolve_reference(f"slice:{envelope['id']}") == VALUE
-    assert rt.reference_glimpse(envelope) == {"store": 7, "rows": 1}
+    assert run(rt.resolve_reference(envelope)) == VALUE
+    assert run(rt.resolve_reference(f"slice:{envelope['id']}")) == VALUE
+    assert run(rt.reference_glimpse(envelope)) == {"store": 7, "rows": 1}
     assert len(calls) == 1  # glimpse ran once, not on resolve or glimpse
 
 
@@ -70,20 +70,20 @@ def test_expired_reference_raises_naming_the_id() -> None:
         envelope = run(rt.create_reference("slice", VALUE))
         assert envelope["expiresAt"] == envelope["createdAt"] + 30 == clock() + 30
         clock.advance(29)
-        rt.resolve_reference(envelope)  # still alive one ms before expiry
+        run(rt.resolve_reference(envelope))  # still alive one ms before expiry
         clock.advance(1)
         with pytest.raises(ReferenceExpiredError, match=envelope["id"]):
-            rt.resolve_reference(envelope)
+            run(rt.resolve_reference(envelope))
         with pytest.raises(LookupError):
-            rt.reference_glimpse(envelope)
+            run(rt.reference_glimpse(envelope))
 
 
 def test_unknown_reference_is_a_key_error_naming_the_id() -> None:
     rt = ref_runtime()
     with pytest.raises(ReferenceNotFoundError, match="slice:deadbeef"):
-        rt.resolve_reference({"kind": "slice", "id": "deadbeef"})
+        run(rt.resolve_reference({"kind": "slice", "id": "deadbeef"}))
     with pytest.raises(KeyError):
-        rt.resolve_reference("slice:deadbeef")
+        run(rt.resolve_reference("slice:deadbeef"))
 
 
 def test_tenants_are_isolated_in_a_shared_store(tmp_path) -> None:
@@ -91,9 +91,9 @@ def test_tenants_are_isolated_in_a_shared_store(tmp_path) -> None:
     acme = ref_runtime("acme", storage)
     globex = ref_runtime("globex", storage)
     envelope = run(acme.create_reference("slice", VALUE))
-    assert acme.resolve_reference(envelope) == VALUE
+    assert run(acme.resolve_reference(envelope)) == VALUE
     with pytest.raises(ReferenceNotFoundError):
-        globex.resolve_reference(envelope)
+        run(globex.resolve_reference(envelope))
 
 
 def test_tools_use_ctx_references_and_large_results_become_references() -> None:
@@ -120,9 +120,9 @@ def test_tools_use_ctx_references_and_large_results_become_references() -> None:
     assert large["result"]["kind"] == "tool_result"
     assert large["glimpse"] == {"type": "list", "length": 2000,
                                 "head": [{"row": i, "text": "x" * 50} for i in range(3)]}
-    assert len(rt.resolve_reference(large["result"])) == 2000
+    assert len(run(rt.resolve_reference(large["result"]))) == 2000
     assert mark["glimpse"] == {"count": 10}
-    assert rt.resolve_reference(mark["result"]) == list(range(10))
+    assert run(rt.resolve_reference(mark["result"])) == list(range(10))
 
 
 def test_references_toolkit_and_resolved_refs_for_the_dispatcher() -> None:

@@ -142,8 +142,10 @@ def test_bad_mcp_toolkit_config_is_refused_naming_the_field(config: Any, message
 
 
 def test_an_unknown_toolkit_id_without_mcp_config_is_still_refused() -> None:
-    with pytest.raises(ValueError, match="unknown toolkit 'github'"):
-        fa.ToolkitSpec(id="github")
+    spec = fa.define_runtime(fa.define_tenant("acme", "1"), agents=[
+        fa.define_specialist("ops", model="m", prompt="p", toolkits=[fa.ToolkitSpec(id="github")])])
+    with pytest.raises(ValueError, match="unknown toolkit 'github'"):  # at create_runtime
+        fa.create_runtime(spec)
     with pytest.raises(ValueError, match="sets a policy for tool"):
         fa.define_runtime(fa.define_tenant("acme", "1"), agents=[fa.define_specialist(
             "ops", model="m", prompt="p", toolkits=["sql"],

@@ -50,7 +50,7 @@ def test_another_tenant_on_the_same_store_sees_nothing(store: Path) -> None:
         with pytest.raises(RuntimeError, match="unknown approval id"):
             globex.respond_to_approval(gate["approvalId"], "approve")
         with pytest.raises(LookupError):
-            globex.resolve_reference(envelope)
+            asyncio.run(globex.resolve_reference(envelope))
         assert globex.get_trace(trace_id) is None and globex.list_traces() == []
         with pytest.raises(PlanNotFoundError):
             globex.get_plan(plan_id)

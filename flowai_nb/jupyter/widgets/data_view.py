@@ -71,7 +71,7 @@ class DataView(FlowWidget):
             result: ``{"columns", "rows", ...}`` as ``run_sql`` returns inline, a
                 reference envelope ``{"kind": "sql_result", "id", ...}``, or a
                 pandas DataFrame.
-            runtime: resolves a reference envelope (``runtime.resolve_reference``).
+            runtime: the runtime whose store holds a reference envelope's payload.
 
         Raises:
             ValueError: a reference without ``runtime``. TypeError: anything else.
@@ -138,7 +138,8 @@ class DataView(FlowWidget):
             if runtime is None:
                 raise ValueError(f"result is a reference ({result.get('kind')!r} "
                                  f"{result.get('id')!r}); pass runtime=rt to open it")
-            self._load(runtime.resolve_reference(result), None)
+            # resolve_reference is awaitable; the grid opens the stored payload directly.
+            self._load(runtime._run_services.refs.resolve(result), None)
             self.truncated = self.truncated or bool(
                 (result.get("glimpse") or {}).get("truncated", False))
             return
