@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class RunServices:
     """This runtime's lease owner id."""
     handle: Any = None
     """The public :class:`~flowai_nb.engine.runtime.Runtime` (streams expose it)."""
+    history_cache: dict[tuple[str, str], tuple[str, list[dict[str, Any]]]] = field(
+        default_factory=dict)
+    """Conversations read so far: ``(thread, agent) -> (last chunk key, messages)``."""
     waiters: dict[str | None, asyncio.Future[None]] = field(default_factory=dict)
     """Followers waiting for the next event of a run (``None``: of any run)."""
     _ref_facade: ReferencesFacade | None = None
@@ -127,15 +131,37 @@ class RunServices:
                            run_id=run.id, extra=extra)
 
     def history(self, agent: AgentSpec, thread: str) -> list[dict[str, Any]]:
-        """The stored conversation of a stateful agent on ``thread``."""
+        """The stored conversation of a stateful agent on ``thread``.
+
+        History is append-only: each finished invocation adds one chunk under
+        ``history/<thread>/<agent>/~/<ns>``; this runtime keeps what it read and
+        fetches only chunks written since, so a turn costs the same at turn 1,000
+        as at turn 10.
+        """
         if not agent.stateful:
             return []
-        return list(self.memory.get(f"history/{thread}/{agent.name}") or [])
+        key = (thread, agent.name)
+        prefix = f"history/{thread}/{agent.name}/~/"
+        cached = self.history_cache.get(key)
+        if cached is None:
+            old = self.memory.get(f"history/{thread}/{agent.name}")  # before chunks
+            cached = self.history_cache[key] = ("", list(old or []))
+        after, messages = cached
+        rows = self.memory.items_after(prefix, after) if after else self.memory.items(prefix)
+        if rows:
+            for _, chunk in rows:
+                messages.extend(chunk)
+            self.history_cache[key] = (rows[-1][0], messages)
+        return list(messages)
 
     def save_history(self, agent: AgentSpec, thread: str,
                      messages: list[dict[str, Any]]) -> None:
-        """Store the conversation of a stateful agent on ``thread``."""
-        self.memory.put(f"history/{thread}/{agent.name}", messages)
+        """Append what ``messages`` adds to the stored conversation of ``agent``."""
+        known = self.history(agent, thread)
+        added = messages[len(known):]
+        if added:
+            key = f"history/{thread}/{agent.name}/~/{time.time_ns():019d}"
+            self.memory.put(key, added)
 
 
 def owner_prefix() -> str:

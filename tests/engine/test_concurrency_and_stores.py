@@ -42,9 +42,9 @@ def test_two_threads_at_once_do_not_mix_events_history_or_approvals() -> None:
     assert of(events_a, "approval-decision")[0]["outcome"] == "approve"
     assert of(events_b, "approval-decision")[0]["outcome"] == "reject"
     assert len(dispatcher.calls) == 1  # only thread a's plan was dispatched
-    history = rt._run_services.memory
-    first = history.get("history/a/router")[0]["content"][0]["text"]
-    second = history.get("history/b/router")[0]["content"][0]["text"]
+    router = rt.spec.agent("router")
+    first = rt._run_services.history(router, "a")[0]["content"][0]["text"]
+    second = rt._run_services.history(router, "b")[0]["content"][0]["text"]
     assert (first, second) == ("request from a", "request from b")
 
 
