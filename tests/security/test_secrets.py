@@ -66,6 +66,8 @@ def test_a_wrong_password_never_leaks_from_a_run(password_postgres: str,
         produced.append("".join(traceback.format_exception(caught.value)))
         produced.append(repr(caught.value) + str(caught.value))
         produced.append(repr(rt))
+        config = rt.data_environment_config  # the spec side holds it as a secret (SecretStr)
+        produced += [repr(config), str(config.model_dump()), config.model_dump_json()]
     finally:
         rt.close()
     out, err = capfd.readouterr()
