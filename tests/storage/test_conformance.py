@@ -382,3 +382,22 @@ def test_repr_names_kind_and_location(store: KeyValueStore, descriptor: dict[str
     if location:
         assert location in text
     assert "tenant-a" in repr(store.scoped("tenant-a"))
+
+
+def test_notify_ops_are_not_stored_and_wake_pushing_stores_listeners(store: KeyValueStore) -> None:
+    woken = threading.Event()
+    scoped = store.scoped("tenant")
+    stop = scoped.listen("journal", woken.set)
+    pushes = store.kind in ("postgres", "redis")
+    assert (stop is not None) == pushes
+    # a notify op is never stored as a key and takes part in the all-or-nothing write
+    store.put("taken", 1)
+    assert scoped.write([("add", "x", 1), ("notify", "journal", None)]) and scoped.get("x") == 1
+    assert not store.write([("add", "taken", 2), ("notify", "tenant/journal", None)])
+    assert "journal" not in scoped and store.get("taken") == 1
+    if pushes:
+        woken.wait(5)  # the listener fires once when it connects
+        woken.clear()
+        assert store.write([("notify", "tenant/journal", None)])
+        assert woken.wait(30), f"{store.kind}: no notice after a committed write"
+        stop()
