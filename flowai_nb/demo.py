@@ -142,7 +142,7 @@ def _ask(event: dict[str, Any], *, yes: bool = False) -> tuple[str, str | None]:
     """Show the approval card and get an answer: ``--yes``, the terminal, or approve on EOF."""
     actions = event["payload"]["actions"]
     print("\n  ┌─ approval required: plan", event["target"])
-    for i, action in enumerate(actions):
+    for i, action in enumerate(actions, 1):
         print(f"  │ {i}. {action['kind']:8} {_short(action['payload'], 70)}")
     if yes:
         print("  └─ --yes: approved without asking")
