@@ -12,12 +12,11 @@ front end receives. Nothing here touches widgets or the event loop.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from ..engine.events import TERMINAL_STATUSES as TERMINAL
-from ..engine.state import ApprovalState, PlanState, RunState, ToolCallState
+from ..engine.state import ApprovalState, PlanState, RunState, ToolCallState, _text
 
 __all__ = ["TERMINAL", "EventLog", "RunState", "approval_promise", "approval_result",
            "approval_title", "headline", "plan_outcome", "previous_version", "run_outcome",
@@ -241,10 +240,3 @@ def timeline(state: RunState) -> list[dict[str, Any]]:
     return rows
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return repr(value)

@@ -120,22 +120,20 @@ class SqliteStore(KeyValueStore):
         return bool(rows) and (rows[0][0] is None or rows[0][0] > now_ms())
 
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
-        check_prefix(prefix)
-        end = prefix_end(prefix)
-        sql = f"SELECT key, value FROM kv WHERE key >= ? AND {_LIVE}"
-        params: tuple[Any, ...] = (prefix, now_ms())
-        if end is not None:
-            sql += " AND key < ?"
-            params += (end,)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY key", params).fetchall()
-        return [(k, decode(v)) for k, v in rows]
+        return self._range(prefix, None)
 
     def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        return self._range(prefix, check_key(after))
+
+    def _range(self, prefix: str, after: str | None) -> list[tuple[str, Any]]:
+        """Live items under ``prefix`` (after the key ``after`` when given), in key order."""
         check_prefix(prefix)
+        sql = f"SELECT key, value FROM kv WHERE key >= ? AND {_LIVE}"
+        params: tuple[Any, ...] = (prefix, now_ms())
+        if after is not None:
+            sql += " AND key > ?"
+            params += (after,)
         end = prefix_end(prefix)
-        sql = f"SELECT key, value FROM kv WHERE key >= ? AND key > ? AND {_LIVE}"
-        params: tuple[Any, ...] = (prefix, check_key(after), now_ms())
         if end is not None:
             sql += " AND key < ?"
             params += (end,)
