@@ -1,73 +1,64 @@
-"""The runs Studio started or watched: their events, kept for replay and live following.
+"""The runs Studio started or watched: a summary of each, folded by the one fold.
 
 A run started from Studio is drained by a task here, so it keeps going whether
-or not a page is watching; every SSE consumer replays its events from any
-``seq`` and then follows live. When the runtime offers the durable journal
-(``runtime.subscribe``), :func:`follow` reads that instead, which also sees runs
-started by other processes sharing the store.
+or not a page is watching. Its events are not kept here: every SSE consumer
+reads them from the runtime's journal (``runtime.subscribe``, SPEC §5.2), which
+also sees runs started by other processes sharing the store. The summary of a
+run (status, prompt, times, final text) comes from :class:`RunState`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunHub", "TrackedRun", "compact"]
+from ..engine.events import TERMINAL_STATUSES as TERMINAL
+from ..engine.state import RunState
 
-TERMINAL = ("completed", "failed", "cancelled")
+__all__ = ["RunHub", "TrackedRun", "compact", "TERMINAL"]
+
 _DELTAS = ("text-delta", "reasoning-delta")
 
 
 @dataclass
 class TrackedRun:
-    """One run as Studio saw it: a summary, and (for runs it started) every event."""
+    """One run as Studio saw it: the fold of the events it saw, and its stream if started here."""
 
     workspace: str
     run_id: str
     thread_id: str
     prompt: str
     stream: Any = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    status: str = "running"
-    done: bool = False
-    started_at: int | None = None
-    updated_at: int | None = None
-    count: int = 0
-    finish: dict[str, Any] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    state: RunState = field(default_factory=RunState)
+    ended: str | None = None  # how the stream ended when it closed without run-finish
 
-    def add(self, event: dict[str, Any], *, keep: bool = True) -> None:
-        """Fold one event into the summary; ``keep`` also stores it for replay."""
-        if keep:
-            self.events.append(event)
-        self.count += 1
-        kind = event.get("type")
-        if kind == "run-start":
-            self.prompt = event.get("prompt") or self.prompt
-        if kind == "run-finish":
-            self.status = event.get("status") or "completed"
-            self.finish = event
-        elif kind == "approval-required":
-            self.status = "paused"
-        elif kind == "approval-decision" and self.status == "paused":
-            self.status = "running"
-        self.started_at = self.started_at or event.get("ts")
-        self.updated_at = event.get("ts") or self.updated_at
-        self.changed.set()
+    def add(self, event: dict[str, Any]) -> None:
+        """Fold one event into the run's state."""
+        self.state.apply(event)
+
+    @property
+    def status(self) -> str:
+        """running, paused, completed, failed or cancelled."""
+        status = self.state.status
+        if status not in TERMINAL and self.ended is not None:
+            return self.ended
+        return "running" if status == "starting" else status
 
     def summary(self) -> dict[str, Any]:
+        state = self.state
+        finished = state.finished
         return {"runId": self.run_id, "threadId": self.thread_id, "workspace": self.workspace,
-                "prompt": self.prompt, "status": self.status, "startedAt": self.started_at,
-                "updatedAt": self.updated_at, "events": self.count,
-                "text": self.finish.get("text"), "traceId": self.finish.get("traceId"),
-                "usage": self.finish.get("usage")}
+                "prompt": state.prompt or self.prompt, "status": self.status,
+                "startedAt": state.started_at, "updatedAt": state.last_ts,
+                "events": state.event_count, "text": state.text if finished else None,
+                "traceId": state.trace_id if finished else None,
+                "usage": state.usage if finished else None}
 
 
 class RunHub:
-    """Runs by id; each keeps every event it emitted since Studio saw it start."""
+    """Runs by id: those Studio started (drained here) and those it saw in the journal."""
 
     def __init__(self) -> None:
         self.runs: dict[str, TrackedRun] = {}
@@ -95,7 +86,7 @@ class RunHub:
             run = TrackedRun(workspace, run_id, str(event.get("threadId")), "")
             self.runs[run_id] = run
         if run.stream is None:  # runs started here are folded by _drain
-            run.add(event, keep=False)
+            run.add(event)
 
     async def _drain(self, run: TrackedRun, stream: Any) -> None:
         try:
@@ -103,35 +94,14 @@ class RunHub:
                 run.add(event)
         except Exception as exc:  # the stream itself broke: say so, end the run's view
             run.add({"type": "error", "runId": run.run_id, "threadId": run.thread_id,
-                     "seq": len(run.events), "message": f"{type(exc).__name__}: {exc}",
-                     "where": "studio"})
-        if run.status not in TERMINAL and run.status != "paused":
-            run.status = stream.status
-        run.done = True
-        run.changed.set()
+                     "message": f"{type(exc).__name__}: {exc}", "where": "studio"})
+        if not run.state.finished and run.status != "paused":
+            run.ended = stream.status
 
     def started_here(self, run_id: str) -> bool:
-        """Whether this Studio started the run (so it holds every event)."""
+        """Whether this Studio started the run (and so can cancel it)."""
         run = self.runs.get(run_id)
         return run is not None and run.stream is not None
-
-    async def events(self, run_id: str, after: int = -1) -> AsyncIterator[list[dict[str, Any]]]:
-        """Batches of the run's events with ``seq > after``: the past at once, then live."""
-        run = self.runs[run_id]
-        index = next((i for i, e in enumerate(run.events) if e.get("seq", -1) > after),
-                     len(run.events))
-        while True:
-            if index < len(run.events):
-                batch = run.events[index:]
-                index += len(batch)
-                yield batch
-                if batch[-1].get("type") == "run-finish":
-                    return
-                continue
-            if run.done:
-                return
-            run.changed.clear()
-            await run.changed.wait()
 
     async def close(self) -> None:
         """Stop following; runs still waiting for a person stay paused in the store."""

@@ -33,7 +33,6 @@ __all__ = ["StudioState", "routes"]
 
 _MAX_BODY = 1_000_000
 _SQL_ROW_LIMIT = 1000
-_TRACE_POLL_S = 0.5
 
 
 @dataclass
@@ -65,7 +64,7 @@ class StudioState:
 
     def runtime(self, workspace: str) -> Any:
         runtime = self.app.runtime(workspace)
-        if workspace not in self._watched and _journal(runtime):
+        if workspace not in self._watched:
             self._watched.add(workspace)
             self.spawn(self._watch(workspace, runtime))
         return runtime
@@ -277,20 +276,13 @@ async def cancel_run(request: Request, state: StudioState) -> Any:
     return {"runId": run_id, "cancelling": True}
 
 
-def _journal(runtime: Any) -> bool:
-    """Whether the runtime has the durable journal (``subscribe``, SPEC §5.2)."""
-    return callable(getattr(runtime, "subscribe", None))
-
-
 async def _follow(state: StudioState, ws: str, run_id: str,
                   after: int) -> AsyncIterator[tuple[str, Any]]:
     """Batches of the run's events after ``after``, live until its ``run-finish``.
 
-    A finished run is replayed from its trace. A live one is followed through the
+    A finished run is replayed from its trace; a live one is followed through the
     runtime's journal (``runtime.subscribe``), which also sees runs of other
-    processes sharing the store. Without a journal, a run this Studio started is
-    followed from its own stream, and one started elsewhere from its trace (saved
-    when it pauses and when it ends), polled until it finishes.
+    processes sharing the store.
     """
     rt = state.runtime(ws)
     trace = rt.get_trace(f"trace-{run_id}") or {}
@@ -299,29 +291,11 @@ async def _follow(state: StudioState, ws: str, run_id: str,
         if events:
             yield str(events[-1]["seq"]), compact(events)
         return
-    if _journal(rt):
-        async for batch in _subscribed(rt, run_id, after):
-            batch = [e for e in batch if e.get("seq", -1) > after]
-            if batch:
-                after = batch[-1]["seq"]
-                yield str(after), compact(batch)
-        return
-    if state.hub.started_here(run_id):
-        async for batch in state.hub.events(run_id, after):
-            yield str(batch[-1]["seq"]), compact(batch)
-        return
-    while True:
-        trace = rt.get_trace(f"trace-{run_id}") or {}
-        events = [e for e in trace.get("events") or [] if e.get("seq", -1) > after]
-        if events:
-            after = events[-1]["seq"]
-            yield str(after), compact(events)
-        if trace.get("status") in TERMINAL or state.hub.started_here(run_id):
-            break
-        await asyncio.sleep(_TRACE_POLL_S)
-    if state.hub.started_here(run_id):  # resumed from this Studio meanwhile
-        async for batch in state.hub.events(run_id, after):
-            yield str(batch[-1]["seq"]), compact(batch)
+    async for batch in _subscribed(rt, run_id, after):
+        batch = [e for e in batch if e.get("seq", -1) > after]
+        if batch:
+            after = batch[-1]["seq"]
+            yield str(after), compact(batch)
 
 
 async def _subscribed(rt: Any, run_id: str,
@@ -376,9 +350,6 @@ async def thread_events(request: Request, state: StudioState) -> Any:
     """Every run of a thread, replayed then live; event ids are ``runId:seq``."""
     ws, thread = request.path_params["ws"], request.path_params["thread"]
     rt = state.runtime(ws)
-    if not _journal(rt):
-        raise HTTPError(501, "following a whole thread needs the run journal "
-                             "(runtime.subscribe); follow its runs one by one instead")
     last = request.headers.get("last-event-id") or request.query_params.get("after") or ""
     if last and (":" not in last or not last.rpartition(":")[2].isdigit()):
         raise HTTPError(400, f"Last-Event-ID / after must be 'runId:seq', got {last!r}")
