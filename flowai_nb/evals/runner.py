@@ -53,6 +53,7 @@ from typing import Any, TextIO
 
 from ..engine.blocking import drive, run_sync
 from ..engine.options import RunOptions
+from ..engine.state import RunState
 from .artifact import CaseResult, EvalArtifact, SampleResult
 from .models import EvalConfig, EvalRequest, EvalTestCase, parse_eval_request
 from .passk import aggregate_cases, pass_at_k
@@ -382,50 +383,48 @@ def _find_trace(runtime: Any, run_id: str, job: _Job) -> str | None:
 
 
 class _Recorder:
-    """Folds a run's events into what a sample records (see the module doc)."""
+    """What a sample records (see the module doc), read off the run's one fold (RunState)."""
 
     def __init__(self, kind: str, get_plan: Any = None) -> None:
         self.kind = kind
         self.get_plan = get_plan
-        self.trajectory: list[str] = []
-        self.plans: dict[str, list[dict[str, Any]]] = {}
-        self.executed: list[str] = []
-        self.text = ""
-        self.usage: dict[str, Any] = {}
-        self.trace_id: str | None = None
-        self.error: str | None = None
-        self._errors: list[str] = []
-        self._usage_events: dict[str, Any] = {"inputTokens": 0, "outputTokens": 0}
+        self.state = RunState()
 
     def feed(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "tool-call" and self.kind == "tools":
-            self.trajectory.append(event["tool"])
-        elif kind == "agent-start" and self.kind == "agents":
-            self.trajectory.append(event["agent"])
-        elif kind == "plan-stored":
-            self.plans[_base_id(event["planId"])] = _actions(event.get("actions"))
-        elif kind == "action-status" and event.get("planId") not in self.executed:
-            self.executed.append(event["planId"])
-        elif kind == "error":
-            self._errors.append(str(event.get("message", "error")))
-        elif kind == "usage":
-            for key in ("inputTokens", "outputTokens"):
-                self._usage_events[key] += event.get(key) or 0
-            if event.get("costUsd") is not None:
-                self._usage_events["costUsd"] = (self._usage_events.get("costUsd") or 0) + \
-                    event["costUsd"]
-        elif kind == "run-finish":
-            self.text = event.get("text") or ""
-            self.trace_id = event.get("traceId")
-            self.usage = dict(event.get("usage") or self._usage_events)
-            status = event.get("status")
-            if status != "completed":
-                self.error = "; ".join(self._errors) or f"run {status}"
+        self.state.apply(event)
+
+    @property
+    def trajectory(self) -> list[str]:
+        if self.kind == "tools":
+            return [call.tool for call in self.state.tools.values()]
+        if self.kind == "agents":
+            return [node.agent for node in self.state.agents.values()]
+        return []
+
+    @property
+    def text(self) -> str:
+        return self.state.text or ""
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.state.trace_id
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        return dict(self.state.usage or {"inputTokens": 0, "outputTokens": 0})
+
+    @property
+    def error(self) -> str | None:
+        state = self.state
+        if not state.finished or state.status == "completed":
+            return None
+        return "; ".join(e["message"] for e in state.errors) or f"run {state.status}"
 
     def actions(self) -> list[dict[str, Any]]:
-        plans = dict(self.plans)
-        for plan_id in self.executed:
+        stored = [p for p in self.state.plans.values() if p.plan]  # plan-stored in this run
+        plans = {_base_id(p.plan_id): _actions(p.actions) for p in stored}
+        executed = [pid for pid, p in self.state.plans.items() if p.action_statuses]
+        for plan_id in executed:
             if _base_id(plan_id) not in plans and self.get_plan is not None:
                 try:
                     plans[_base_id(plan_id)] = _actions(self.get_plan(plan_id).get("actions"))
