@@ -4,6 +4,7 @@ It never imports the Jupyter, MCP or Studio surfaces.
 """
 
 from .errors import (
+    AmbiguousPlanError,
     PlanNotFoundError,
     ReferenceExpiredError,
     ReferenceNotFoundError,
@@ -12,6 +13,5 @@ from .errors import (
 from .runtime import Runtime, create_runtime
 from .stream import RunStream
 
-__all__ = ["PlanNotFoundError", "ReferenceExpiredError", "ReferenceNotFoundError", "RunLeasedError",
-           "RunStream",
-           "Runtime", "create_runtime"]
+__all__ = ["AmbiguousPlanError", "PlanNotFoundError", "ReferenceExpiredError",
+           "ReferenceNotFoundError", "RunLeasedError", "RunStream", "Runtime", "create_runtime"]

@@ -17,8 +17,8 @@ from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
 from ._util import canonical, jsonable, maybe_await
 from .approvals import APPROVED, gate, requires_approval
-from .errors import PlanNotFoundError
 from .frames import Frame
+from .plans import idempotency_key
 from .references import parse_envelope
 from .tool_exec import error_text
 
@@ -74,21 +74,22 @@ async def store_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, An
         "actions": len(actions)})
 
 
-def _plan_status(run: Run, frame: Frame, plan_id: str, status: str, note: Any = None) -> None:
+def _plan_status(run: Run, frame: Frame, plan_id: str, status: str, note: Any = None, *,
+                 thread: str) -> None:
     plans = run.services.plans
-    run.transition(plans.status_ops(plan_id, status, note), plans.kv, ev.PlanStatus, frame,
-                   plan_id, status)
+    run.transition(plans.status_ops(plan_id, status, note, thread_id=thread), plans.kv,
+                   ev.PlanStatus, frame, plan_id, status)
 
 
 async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any],
                        args: dict[str, Any]) -> dict[str, Any]:
     """``execute_plan(plan_id)``: the plans gate, then the action dispatcher."""
     services = run.services
-    try:
-        record = services.plans.get(args["plan_id"])
-    except PlanNotFoundError as exc:
+    try:  # the run's own thread's plan, else the one thread that has the id
+        record = services.plans.resolve(args["plan_id"], thread_id=run.thread_id)
+    except LookupError as exc:  # PlanNotFoundError, AmbiguousPlanError
         return run.tool_result(frame, use, error=str(exc))
-    plan_id = record["id"]
+    plan_id, thread = record["id"], record["threadId"]
     approval_id = f"ap-{run.id}-{use['id']}-plan"
     resuming_revision = frame.child is not None and frame.child.parent_call == use["id"]
     decided = approval_id in run.decided or services.broker.decision(approval_id) is not None
@@ -104,7 +105,7 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
     if needs:
         if record["status"] == "draft" and not resuming_revision and not decided:
             plans = services.plans
-            ops = plans.status_ops(plan_id, "pending_approval", None)
+            ops = plans.status_ops(plan_id, "pending_approval", None, thread_id=thread)
             if plans.kv is services.kv:  # written with the paused run the gate persists
                 run.stage(ops, ev.PlanStatus, frame, plan_id, "pending_approval")
             else:
@@ -117,23 +118,24 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
     outcome = decision["outcome"]
     feedback = decision.get("feedback")
     if outcome == "reject":
-        if services.plans.get(plan_id)["status"] != "rejected":
-            _plan_status(run, frame, plan_id, "rejected", {"feedback": feedback})
+        if services.plans.get(plan_id, thread_id=thread)["status"] != "rejected":
+            _plan_status(run, frame, plan_id, "rejected", {"feedback": feedback}, thread=thread)
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} was rejected by the reviewer"
             f"{': ' + str(feedback) if feedback else ''}. Do not execute or retry it."))
     if outcome == "revise":
-        return await _revise(run, frame, use, plan_id, decision)
-    return await _dispatch(run, frame, use, plan_id, decision)
+        return await _revise(run, frame, use, plan_id, thread, decision)
+    return await _dispatch(run, frame, use, plan_id, thread, decision)
 
 
-async def _revise(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
+async def _revise(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, thread: str,
                   decision: dict[str, Any]) -> dict[str, Any]:
     services = run.services
-    record = services.plans.get(plan_id)
+    record = services.plans.get(plan_id, thread_id=thread)
     feedback, partial = decision.get("feedback"), decision.get("partial")
     if record["status"] != "draft":
-        _plan_status(run, frame, plan_id, "draft", {"feedback": feedback, "partial": partial})
+        _plan_status(run, frame, plan_id, "draft", {"feedback": feedback, "partial": partial},
+                     thread=thread)
     author = record.get("author")
     planner = next((a for a in services.spec.agents
                     if a.name == author and a.role == "planner"), None)
@@ -157,8 +159,8 @@ async def _revise(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
         except AgentLimit:
             pass
         frame.child = None
-        latest = services.plans.get(record["baseId"])
-        if latest["version"] > record["version"]:
+        latest = services.plans.resolve(record["baseId"], thread_id=run.thread_id)
+        if latest["threadId"] != thread or latest["version"] > record["version"]:
             revised = latest["id"]
     return run.tool_result(frame, use, result={
         "planId": plan_id, "status": "revision_requested", "feedback": feedback,
@@ -167,27 +169,28 @@ async def _revise(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
                  if revised else "ask the planner for a revised plan")})
 
 
-async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
+async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, thread: str,
                     decision: dict[str, Any]) -> dict[str, Any]:
     services = run.services
-    if not services.plans.claim_execution(plan_id, run.id):
+    if not services.plans.claim_execution(plan_id, run.id, thread_id=thread):
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} was already executed by another run; store a new version to "
             f"run it again"))
-    record = services.plans.get(plan_id)
+    record = services.plans.get(plan_id, thread_id=thread)
     if record["status"] in ("executed", "failed", "needs_reconciliation"):
         return _already_settled(run, frame, use, record)
     if record["status"] == "executing":  # a crash fell between dispatch and its result
         note = {"error": "the process running this plan stopped while the action dispatcher "
                          "was running; whether the actions were applied is unknown"}
-        _plan_status(run, frame, plan_id, "needs_reconciliation", note)
+        _plan_status(run, frame, plan_id, "needs_reconciliation", note, thread=thread)
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} needs reconciliation: {note['error']}. Do not execute it again."))
     if record["status"] != "approved":
-        _plan_status(run, frame, plan_id, "approved")
+        _plan_status(run, frame, plan_id, "approved", thread=thread)
     dispatcher = services.dispatcher
     if dispatcher is None:
-        _plan_status(run, frame, plan_id, "failed", {"error": "no action_dispatcher"})
+        _plan_status(run, frame, plan_id, "failed", {"error": "no action_dispatcher"},
+                     thread=thread)
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} is approved but no action_dispatcher is configured; pass "
             f"create_runtime(action_dispatcher=...)"))
@@ -203,13 +206,14 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
                 kind, ref_id = parse_envelope(ref)
                 resolved.setdefault(kind, {})[ref_id] = services.refs.resolve(ref)
     except (LookupError, ValueError) as exc:
-        _plan_status(run, frame, plan_id, "failed", {"error": str(exc)})
+        _plan_status(run, frame, plan_id, "failed", {"error": str(exc)}, thread=thread)
         return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
     # The plan status, the idempotency keys of its actions and their events: one transaction.
     # The events are delivered once the dispatcher has been called, so whoever sees
     # ``executing`` (or stops the process right after it) knows the actions were handed over.
-    keys = [f"{plan_id}#{i}" for i, _ in indexed]
-    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys})
+    keys = [idempotency_key(thread, plan_id, i) for i, _ in indexed]
+    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys},
+                                    thread_id=thread)
     recorded = [run.record(ev.PlanStatus, frame, plan_id, "executing")]
     recorded += [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
                  for i, action in indexed]
@@ -237,7 +241,7 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
         run.deliver(event, frame)
     final = "failed" if problem is not None else "executed"
     note = {"error": problem} if problem is not None else outcome
-    ops = services.plans.status_ops(plan_id, final, note)
+    ops = services.plans.status_ops(plan_id, final, note, thread_id=thread)
     recorded = [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], final)
                 for i, action in indexed]
     recorded.append(run.record(ev.PlanStatus, frame, plan_id, final))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ReferenceNotFoundError", "ReferenceExpiredError", "PlanNotFoundError", "RunLeasedError"]
+__all__ = ["ReferenceNotFoundError", "ReferenceExpiredError", "PlanNotFoundError",
+           "AmbiguousPlanError", "RunLeasedError"]
 
 
 class ReferenceNotFoundError(KeyError):
@@ -23,6 +24,22 @@ class PlanNotFoundError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "plan not found"
+
+
+class AmbiguousPlanError(KeyError):
+    """A plan id given without a thread exists in several threads (plan versions are
+    per thread): pass ``thread_id=``.
+
+    Attributes:
+        threads: the ids of the threads that have the plan id.
+    """
+
+    def __init__(self, message: str, *, threads: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.threads = list(threads or [])
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "plan id is in several threads"
 
 
 class RunLeasedError(RuntimeError):

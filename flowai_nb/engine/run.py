@@ -318,10 +318,11 @@ class Run:
         services.broker.cancel(approval_id)
         self.open_gate = None
         if record is not None and record["kind"] == "plan":
-            plan = services.plans.get(record["target"])
+            plan = services.plans.resolve(record["target"], thread_id=self.thread_id)
             if plan["status"] == "pending_approval":
                 services.plans.set_status(record["target"], "draft",
-                                          {"withdrawn": f"approval withdrawn: {reason}"})
+                                          {"withdrawn": f"approval withdrawn: {reason}"},
+                                          thread_id=plan["threadId"])
 
     async def _finish(self, status: str) -> None:
         self.status = status

@@ -453,12 +453,22 @@ class Runtime:
         return self._run_services.broker.pending()
 
     # -- plans ---------------------------------------------------------------------------------
-    def get_plan(self, plan_id: str) -> dict[str, Any]:
-        """A stored plan (``base@vN``, or a base id for its latest version)."""
-        return self._run_services.plans.get(plan_id)
+    def get_plan(self, plan_id: str, *, thread_id: str | None = None) -> dict[str, Any]:
+        """A stored plan: ``"base@vN"``, or a base id for its latest version.
+
+        Plan versions are per thread: the same base id in two threads is two plans,
+        each starting at ``v1``. With ``thread_id`` the plan of that thread is
+        returned; without, the plan of the one thread that has this id.
+
+        Raises:
+            PlanNotFoundError: no such plan (in that thread).
+            AmbiguousPlanError: no ``thread_id`` and several threads have this id; the
+                message names them (also in ``.threads``).
+        """
+        return self._run_services.plans.get(plan_id, thread_id=thread_id)
 
     def list_plans(self, thread_id: str | None = None) -> list[dict[str, Any]]:
-        """Every stored plan version, oldest first."""
+        """Every stored plan version (of one thread, when given), oldest first."""
         return self._run_services.plans.list(thread_id=thread_id)
 
     # -- traces --------------------------------------------------------------------------------

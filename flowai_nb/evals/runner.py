@@ -22,7 +22,7 @@ What a sample records, from the run's events:
   events), as ``{kind, payload}``, plans in order of first storage; when a plan id is
   stored again (a revise stores ``id@v2``) its latest version replaces the earlier one.
   A plan executed during the sample (``action-status`` events) but stored before it
-  adds its actions too, read from ``runtime.get_plan``.
+  adds its actions too, read from ``runtime.get_plan`` in the sample's thread.
 - ``finalText``, ``usage`` and ``traceId`` from ``run-finish``; ``latencyMs`` wall time.
 
 A sample whose run fails (``run-finish`` status failed/cancelled) scores 0 with the
@@ -427,10 +427,18 @@ class _Recorder:
         for plan_id in executed:
             if _base_id(plan_id) not in plans and self.get_plan is not None:
                 try:
-                    plans[_base_id(plan_id)] = _actions(self.get_plan(plan_id).get("actions"))
+                    plans[_base_id(plan_id)] = _actions(self._stored(plan_id).get("actions"))
                 except Exception:  # noqa: BLE001 - a plan we cannot read adds nothing
                     pass
         return [a for plan in plans.values() for a in plan]
+
+
+    def _stored(self, plan_id: str) -> dict[str, Any]:
+        """The plan as the run resolved it: its thread's, else the one thread that has it."""
+        try:
+            return self.get_plan(plan_id, thread_id=self.state.thread_id)
+        except LookupError:
+            return self.get_plan(plan_id)
 
 
 def _base_id(plan_id: str) -> str:

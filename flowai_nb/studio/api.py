@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..engine.errors import AmbiguousPlanError
 from ._runs import TERMINAL, RunHub, compact
 
 __all__ = ["StudioState", "routes"]
@@ -414,7 +415,12 @@ async def list_plans(request: Request, state: StudioState) -> Any:
 
 @_endpoint
 async def get_plan(request: Request, state: StudioState) -> Any:
-    return state.runtime(request.path_params["ws"]).get_plan(request.path_params["plan"])
+    rt = state.runtime(request.path_params["ws"])
+    try:
+        return rt.get_plan(request.path_params["plan"],
+                           thread_id=request.query_params.get("threadId") or None)
+    except AmbiguousPlanError as exc:  # plan versions are per thread
+        raise HTTPError(400, f"{exc}: add ?threadId=<thread>") from None
 
 
 # -- traces --------------------------------------------------------------------------------------

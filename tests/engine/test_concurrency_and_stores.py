@@ -64,14 +64,17 @@ def test_a_second_run_on_a_busy_thread_is_refused() -> None:
     run(main())
 
 
-def test_one_plan_cannot_be_dispatched_twice() -> None:
+def test_one_plan_cannot_be_dispatched_twice(tmp_path) -> None:
+    # two processes (runtimes sharing a store) execute the thread's plan at the same time
     dispatcher = Dispatcher()
-    rt = build_runtime({"executor": [{"tool": "execute_plan", "args": {"plan_id": "p"}},
-                                     {"text": "done"}] * 2}, dispatcher=dispatcher)
+    storage = {"plans": {"kind": "sqlite", "path": str(tmp_path / "plans.db")}}
+    script = {"executor": [{"tool": "execute_plan", "args": {"plan_id": "p"}}, {"text": "done"}]}
+    rt, rt2 = (fa.create_runtime(build_spec(script, storage=storage), interpreter="scripted",
+                                 action_dispatcher=dispatcher) for _ in range(2))
     body = {"actions": [{"kind": "retire", "sku": "Q"}]}
     _, actions = rt.spec.plan("restock").validate_body(body)
     rt._run_services.plans.store(spec_name="restock", body=body, actions=actions, base_id="p",
-                    author="planner", run_id="r0", thread_id="t")
+                                 author="planner", run_id="r0", thread_id="t")
 
     asked: list[str] = []
 
@@ -83,8 +86,8 @@ def test_one_plan_cannot_be_dispatched_twice() -> None:
 
     async def both():
         return await asyncio.gather(
-            rt.run_agent("executor", "go", "t1", approvals=approve_when_both_asked).collect(),
-            rt.run_agent("executor", "go", "t2", approvals=approve_when_both_asked).collect())
+            rt.run_agent("executor", "go", "t", approvals=approve_when_both_asked).collect(),
+            rt2.run_agent("executor", "go", "t", approvals=approve_when_both_asked).collect())
 
     first, second = run(both())
     results = [e for e in of(first + second, "tool-result") if e["tool"] == "execute_plan"]
@@ -163,10 +166,10 @@ def test_kv_plans_and_memory_stores_each_use_their_sqlite_file(tmp_path) -> None
         with sqlite3.connect(files[name]) as con:
             return [row[0] for row in con.execute("SELECT key FROM kv")] if _has_kv(con) else []
 
-    assert any("/plans/r1/v1" in k for k in keys("plans"))
+    assert any("/thread-plans/t1/r1/v1" in k for k in keys("plans"))
     assert any("/history/t1/router" in k for k in keys("memory"))
     assert any("/traces/" in k for k in keys("kv"))
-    assert not any("/plans/" in k for k in keys("kv") + keys("memory"))
+    assert not any("plans/" in k for k in keys("kv") + keys("memory"))
     # a new process (runtime) sees the plan and the coordinator's history
     fresh = runtime()
     assert fresh.get_plan("r1")["status"] == "executed"

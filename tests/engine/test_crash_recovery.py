@@ -94,7 +94,7 @@ def _crash_and_resume(storage: dict, kill: tuple, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     outcome = json.loads(second.stdout.split("\n")[-2])
     dispatched = log.read_text().splitlines() if log.exists() else []
-    assert dispatched == ['["r1@v1#0", "r1@v1#1"]'], dispatched  # exactly once
+    assert dispatched == ['["t1/r1@v1#0", "t1/r1@v1#1"]'], dispatched  # exactly once
     assert outcome["status"] == "completed"
     # Killed after the actions were handed over but before their result was recorded,
     # nobody can know whether they were applied: the plan says so instead of guessing.

@@ -233,11 +233,10 @@ class ApprovalCard {
     const m = /^(.*)@v(\d+)$/.exec(this.ev.target || "");
     if (this.ev.kind !== "plan" || !m || Number(m[2]) < 2) return;
     const [base, version] = [m[1], Number(m[2])];
+    const plan = (v) => api(ws(`/plans/${encodeURIComponent(`${base}@v${v}`)}`
+      + `?threadId=${encodeURIComponent(this.ev.threadId || "")}`));  // versions are per thread
     try {
-      const [before, after] = await Promise.all([
-        api(ws(`/plans/${encodeURIComponent(`${base}@v${version - 1}`)}`)),
-        api(ws(`/plans/${encodeURIComponent(`${base}@v${version}`)}`)),
-      ]);
+      const [before, after] = await Promise.all([plan(version - 1), plan(version)]);
       this.diffBox.replaceChildren(renderDiff(before, after));
     } catch (err) {
       this.diffBox.replaceChildren(el("div", { class: "st-error", text: `no diff: ${err.message}` }));
