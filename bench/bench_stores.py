@@ -62,7 +62,7 @@ def _fill(rt: Any, n: int) -> None:
                   "status": "executed", "body": {}, "actions": [], "history": [],
                   "createdAt": i, "updatedAt": i, "author": "c", "runId": run_id,
                   "threadId": f"thread-{i}"}
-        ops.append(("put", f"plans/plan-{i}/v1", record))
+        ops += services.plans.add_ops(record)
         if len(ops) >= CHUNK:
             kv.write(ops)
             ops = []
@@ -99,6 +99,7 @@ def measure(kinds: list[str], sizes: list[int], workdir: Path) -> list[Row]:
             calls = _calls(rt, n // 2)
             assert len(rt.list_traces(thread_id=f"thread-{n // 2}")) == 1
             assert len(rt.pending_approvals()) == min(5, n)
+            assert rt.get_plan(f"plan-{n // 2}")["threadId"] == f"thread-{n // 2}"
             for name, call in calls.items():
                 ms = _median_ms(call, repeat)
                 rows.append(Row(f"{name}, {kind}, {n:,} runs", f"{ms:.3f} ms",

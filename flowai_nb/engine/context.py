@@ -46,7 +46,10 @@ class ToolContext(Mapping[str, Any]):
     ``ctx.references``, ``ctx.data`` (the data environment, when configured),
     ``ctx.kv`` (the tenant's key-value store), ``ctx.agent``,
     ``ctx.thread_id`` and ``ctx.run_id``. The action dispatcher's ``ctx``
-    additionally has ``ctx["resolved_refs"]`` and ``ctx["plan"]``.
+    additionally has ``ctx["resolved_refs"]``, ``ctx["plan"]`` (the plan record, with
+    its ``threadId``) and ``ctx["idempotency_keys"]``: one per dispatched action,
+    ``"<thread>/<base>@v<n>#<index>"`` (plan versions are per thread, so the thread
+    is part of the key), unique across the tenant; dedup on them.
 
     Only ``tool_use_id``, ``services`` and ``references`` are reserved service
     names (as in the reference). A service named ``data``, ``kv``, ``agent``,

@@ -758,6 +758,8 @@ def create_runtime(
             for dynamic approval policies.
         action_dispatcher: ``dispatcher(actions, ctx)`` that applies approved
             plan actions; returns None or ``{"entitiesAffected": int, ...}``.
+            ``ctx["idempotency_keys"]`` has one key per action,
+            ``"<thread>/<base>@v<n>#<index>"``, unique across the tenant.
         event_hooks: callables (sync or async) called with every event, in order.
         data_environment: a ``DataEnvironmentConfig`` (or mapping) for the
             catalog / sql toolkits and ``ctx.data``.

@@ -51,6 +51,21 @@ def test_sequential_eval_records_everything_and_traces_are_tagged():
     assert all(rt.get_trace(s.trace_id)["status"] == "completed" for s in samples)
 
 
+def test_each_sample_stores_its_plan_as_v1_in_its_own_thread():
+    dispatched: list = []
+    rt = make_runtime(dispatched)
+    art = run_eval_sync(rt, define_eval_request([_restock_case()],
+                                                define_eval_config(samples_per_case=3)))
+    samples = art.test_cases[0].samples
+    assert art.passed and len(dispatched) == 3 and len({s.thread_id for s in samples}) == 3
+    for sample in samples:
+        stored = [e["planId"] for e in rt.get_trace(sample.trace_id)["events"]
+                  if e["type"] == "plan-stored"]
+        assert stored == ["p1@v1"]
+        plan = rt.get_plan("p1", thread_id=sample.thread_id)
+        assert (plan["id"], plan["status"]) == ("p1@v1", "executed")
+
+
 def test_rejected_gate_never_reaches_the_dispatcher():
     dispatched: list = []
     rt = make_runtime(dispatched)

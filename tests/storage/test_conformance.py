@@ -401,3 +401,50 @@ def test_notify_ops_are_not_stored_and_wake_pushing_stores_listeners(store: KeyV
         assert store.write([("notify", "tenant/journal", None)])
         assert woken.wait(30), f"{store.kind}: no notice after a committed write"
         stop()
+
+
+# --- plans on every store kind ----------------------------------------------------------------
+
+def _old_plan(base: str, version: int, thread: str) -> dict[str, Any]:
+    return {"id": f"{base}@v{version}", "baseId": base, "version": version, "plan": "p",
+            "status": "executed", "body": {}, "actions": [], "history": [], "createdAt": version,
+            "updatedAt": version, "author": "planner", "runId": f"run-{version}",
+            "threadId": thread}
+
+
+def test_plans_are_versioned_per_thread_and_the_old_layout_is_moved(store: KeyValueStore) -> None:
+    from flowai_nb.engine.errors import AmbiguousPlanError
+    from flowai_nb.engine.plans import PlanStore
+
+    kv = store.scoped("tenant/acme")
+    # written when versions counted tenant-wide: x@v1 and x@v3 in thread a, x@v2 in b
+    kv.write([("put", f"plans/x/v{v}", _old_plan("x", v, t)) for v, t in ((1, "a"), (2, "b"),
+                                                                        (3, "a"))]
+             + [("put", "plan-executions/x@v2", "run-2")])
+    plans = PlanStore(kv)
+    assert kv.keys("plans/") == [] and kv.keys("plan-executions/x") == []
+    assert [p["id"] for p in plans.list(thread_id="a")] == ["x@v1", "x@v3"]
+    assert plans.get("x", thread_id="b")["id"] == "x@v2"
+    assert plans.get("x@v3")["threadId"] == "a"
+    assert plans.claim_execution("x@v2", "run-2", thread_id="b")  # the moved claim holds
+    assert not plans.claim_execution("x@v2", "run-9", thread_id="b")
+    stored = plans.store(spec_name="p", body={}, actions=[], base_id="x", author="planner",
+                         run_id="run-4", thread_id="b")
+    assert stored["id"] == "x@v3" and plans.get("x@v3", thread_id="b")["runId"] == "run-4"
+
+    new = [plans.store(spec_name="p", body={}, actions=[], base_id="y", author="planner",
+                       run_id="r", thread_id=t)["id"] for t in ("a", "b", "a")]
+    assert new == ["y@v1", "y@v1", "y@v2"]
+    assert plans.claim_execution("y@v1", "run-a", thread_id="a")
+    assert plans.claim_execution("y@v1", "run-b", thread_id="b")  # another thread's plan
+    assert not plans.claim_execution("y@v1", "run-c", thread_id="a")
+    with pytest.raises(AmbiguousPlanError, match=r"'y' exists in 2 threads \('a', 'b'\)"):
+        plans.get("y")
+    assert plans.get("y@v2")["threadId"] == "a"
+    plans.set_status("y@v1", "executing", {"dispatch": []}, thread_id="b")
+    assert plans.get("y@v1", thread_id="b")["status"] == "executing"
+    assert plans.get("y@v1", thread_id="a")["status"] == "draft"
+    before = kv.items()
+    PlanStore(kv)  # opening again (another process) changes nothing
+    assert kv.items() == before
+    assert len(plans.list()) == 7

@@ -93,6 +93,19 @@ def test_revise_with_feedback_submits_a_second_version(studio):
     assert [a["payload"]["units"] for a in v2["actions"]] < [
         a["payload"]["units"] for a in v1["actions"]]
     assert studio.api("GET", "/plans/nope@v9").status_code == 404
+    # plan versions are per thread: a second thread's plan is its own v1
+    other = _start(studio)
+    studio.events(other["runId"], until="approval-required")
+    ambiguous = studio.api("GET", "/plans/lisbon-restock@v1")
+    assert ambiguous.status_code == 400
+    assert "exists in 2 threads" in ambiguous.json()["error"]
+    assert "?threadId=" in ambiguous.json()["error"]
+    for thread in (run["threadId"], other["threadId"]):
+        plan = studio.api("GET", f"/plans/lisbon-restock@v1?threadId={thread}").json()
+        assert plan["threadId"] == thread
+    assert studio.api("GET", "/plans/lisbon-restock@v2").json()["threadId"] == run["threadId"]
+    missing = studio.api("GET", f"/plans/lisbon-restock@v2?threadId={other['threadId']}")
+    assert missing.status_code == 404
 
 
 def test_cancel_ends_a_paused_run(studio):
