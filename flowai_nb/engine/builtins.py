@@ -19,6 +19,7 @@ from ._util import canonical, jsonable, maybe_await
 from .approvals import APPROVED, gate, requires_approval
 from .errors import PlanNotFoundError
 from .frames import Frame
+from .partial import select_actions
 from .references import parse_envelope
 from .tool_exec import error_text
 
@@ -183,19 +184,21 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
         _plan_status(run, frame, plan_id, "needs_reconciliation", note)
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} needs reconciliation: {note['error']}. Do not execute it again."))
+    try:
+        selection = select_actions(record, decision.get("partial"),
+                                   services.spec.plans_by_name.get(record["plan"]))
+    except ValueError as exc:  # a decision recorded without these checks (an older process)
+        _plan_status(run, frame, plan_id, "failed", {"error": str(exc)})
+        return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
     if record["status"] != "approved":
-        _plan_status(run, frame, plan_id, "approved")
+        _plan_status(run, frame, plan_id, "approved", selection.note())
     dispatcher = services.dispatcher
     if dispatcher is None:
         _plan_status(run, frame, plan_id, "failed", {"error": "no action_dispatcher"})
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} is approved but no action_dispatcher is configured; pass "
             f"create_runtime(action_dispatcher=...)"))
-    indexed = list(enumerate(record["actions"]))
-    partial = decision.get("partial")
-    if isinstance(partial, dict) and isinstance(partial.get("actions"), list):
-        chosen = set(partial["actions"])
-        indexed = [(i, a) for i, a in indexed if i in chosen]
+    indexed = selection.actions
     resolved: dict[str, dict[str, Any]] = {}
     try:
         for _, action in indexed:
@@ -209,7 +212,8 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
     # The events are delivered once the dispatcher has been called, so whoever sees
     # ``executing`` (or stops the process right after it) knows the actions were handed over.
     keys = [f"{plan_id}#{i}" for i, _ in indexed]
-    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys})
+    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys}, fields={
+        "dispatchedActions": [{"index": i, **action} for i, action in indexed]})
     recorded = [run.record(ev.PlanStatus, frame, plan_id, "executing")]
     recorded += [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
                  for i, action in indexed]

@@ -81,11 +81,14 @@ class PlanStore:
         """The store the plans live in."""
         return self._kv
 
-    def status_ops(self, plan_id: str, status: str, note: Any = None) -> list[Op]:
-        """The store writes that move a plan to ``status`` (appending to its history)."""
+    def status_ops(self, plan_id: str, status: str, note: Any = None, *,
+                   fields: dict[str, Any] | None = None) -> list[Op]:
+        """The store writes that move a plan to ``status`` (appending to its history) and
+        set ``fields`` of its record (such as ``dispatchedActions``)."""
         if status not in PLAN_STATUSES:
             raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {status!r}")
         record = self.get(plan_id)
+        record.update(fields or {})
         now = now_ms()
         record["status"] = status
         record["updatedAt"] = now

@@ -104,7 +104,7 @@ class Runtime:
         journal = Journal(kv)
         self._run_services = RunServices(
             spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
-            plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
+            plans=PlanStore(plans_kv), broker=ApprovalBroker(kv, spec.plans_by_name),
             refs=ReferenceStore(kv, spec.references_by_name, self.tenant.key),
             traces=TraceStore(kv, journal), journal=journal, leases=LeaseStore(kv),
             tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits,
