@@ -17,8 +17,9 @@ class PlanView(FlowWidget):
     Statuses follow the plan (draft, pending_approval, approved, rejected,
     executing, executed, failed) unless an ``action-status`` event set an
     action's own; an action left out of a partial approval is ``deselected``,
-    and one approved with an edited payload shows that payload, marked edited. A run handle keeps its plan views up to date; build one
-    yourself with ``PlanView(plan="refund", status="draft", actions=[...])``.
+    and one approved with an edited payload shows that payload, marked edited.
+    A run handle keeps its plan views up to date; build one yourself with
+    ``PlanView(plan="refund", status="draft", actions=[...])``.
     """
 
     _esm = asset_text("_common.js", "plan_view.js")
