@@ -204,17 +204,17 @@ def test_large_results_open_in_a_data_grid(tmp_path) -> None:
     runtime.close()
 
 
-def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) -> None:
+def _flowai_approvals_cards(monkeypatch, runtime, thread: str) -> list:
+    """Pause a run of ``runtime`` at its gate, then show ``%flowai_approvals``' cards."""
     from IPython.core.interactiveshell import InteractiveShell
 
     import flowai_nb.jupyter.magics as magics
 
     shown: list = []
     monkeypatch.setattr(magics, "display", shown.append)
-    runtime = build_runtime([])
 
     async def paused() -> None:
-        async for event in runtime.query("refund order 42", "t-cards", approvals=[]):
+        async for event in runtime.query("refund order 42", thread, approvals=[]):
             if event["type"] == "approval-required":
                 return
 
@@ -228,7 +228,12 @@ def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) ->
     finally:
         ip.extension_manager.unload_extension("flowai_nb")
         ip.user_ns.pop("rt", None)
-    [card] = shown
+    return shown
+
+
+def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) -> None:
+    runtime = build_runtime([])
+    [card] = _flowai_approvals_cards(monkeypatch, runtime, "t-cards")
     assert card.context == {"runId": runtime.pending_approvals()[0]["runId"],
                             "threadId": "t-cards", "prompt": "refund order 42"}
     assert card.promise == "executor dispatches 1 refund action"
@@ -272,29 +277,8 @@ def test_an_edit_from_the_card_is_checked_by_the_kernel_then_dispatched_and_show
 
 
 def test_a_flowai_approvals_card_refuses_a_bad_edit_and_stays_pending(monkeypatch) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    import flowai_nb.jupyter.magics as magics
-
-    shown: list = []
-    monkeypatch.setattr(magics, "display", shown.append)
     runtime = build_runtime([])
-
-    async def paused() -> None:
-        async for event in runtime.query("refund order 42", "t-edit", approvals=[]):
-            if event["type"] == "approval-required":
-                return
-
-    asyncio.run(paused())
-    ip = InteractiveShell.instance()
-    ip.extension_manager.load_extension("flowai_nb")
-    try:
-        ip.user_ns["rt"] = runtime
-        assert ip.run_cell("%flowai_approvals --runtime rt").error_in_exec is None
-    finally:
-        ip.extension_manager.unload_extension("flowai_nb")
-        ip.user_ns.pop("rt", None)
-    [card] = shown
+    [card] = _flowai_approvals_cards(monkeypatch, runtime, "t-edit")
     bad = {"actions": [{"index": 0, "payload": {"order_id": 42}}]}
     with pytest.raises(ValueError, match=r"action 0 \(refund\) is invalid.*amount"):
         asyncio.run(card.respond("approve", partial=bad))
