@@ -139,9 +139,14 @@ def _validated(where: str, plan: Mapping[str, Any], spec: PlanSpec | None, index
     if "references" in original:
         action["references"] = original["references"]
     edited = {**body, "actions": [*raw[:index], action, *raw[index + 1:]]}
+    what = f"{where}: the edited payload of action {index} ({original.get('kind')}) is invalid"
     try:
         _, actions = spec.validate_body(edited)
     except ValueError as exc:
-        raise ValueError(f"{where}: the edited payload of action {index} "
-                         f"({original.get('kind')}) is invalid: {exc}") from None
-    return actions[index]["payload"]
+        raise ValueError(f"{what}: {exc}") from None
+    after = actions[index]["payload"]
+    unknown = sorted(set(payload) - set(after))
+    if unknown:  # the plan type drops fields it does not declare: a typo would vanish
+        raise ValueError(f"{what}: unknown field(s) {unknown}; the plan type declares no such "
+                         f"field (fields given that it kept: {sorted(set(payload) & set(after))})")
+    return after

@@ -77,6 +77,8 @@ def test_edit_and_deselect_together(dispatcher) -> None:
 BAD_EDITS = [
     ({"index": 0, "payload": {"sku": "A", "units": "ten"}}, r"action 0 \(restock\).*units"),
     ({"index": 0, "payload": {"sku": "A"}}, r"action 0 \(restock\).*units.*(required|missing)"),
+    ({"index": 0, "payload": {"sku": "A", "units": 1, "unit": 2}},
+     r"action 0 \(restock\).*unknown field\(s\) \['unit'\]"),
     ({"index": 0, "payload": {"kind": "retire", "sku": "A"}}, r"action 0 keeps its kind"),
     ({"index": 0, "payload": ["A", 4]}, r"payload of action 0 must be a JSON object"),
     ({"index": 0, "payload": {"sku": b"A", "units": 1}}, r"bytes"),
