@@ -59,8 +59,8 @@ def select_actions(plan: Mapping[str, Any], partial: Any, spec: PlanSpec | None 
             ``actions`` and ``body``.
         partial: ``None`` (every action, as stored) or ``{"actions": [entries]}``.
         spec: the plan's type; needed to validate edited payloads.
-        validate: check edited payloads against ``spec`` (without it, an edit is refused).
-            ``False`` only for displaying a decision already recorded.
+        validate: check edited payloads against ``spec`` (an edit with no ``spec`` to check
+            it is refused). ``False`` only to display a decision already recorded.
 
     Raises:
         ValueError: naming the entry, and for an edited payload the action index, the
@@ -78,22 +78,20 @@ def select_actions(plan: Mapping[str, Any], partial: Any, spec: PlanSpec | None 
         raise ValueError(f"{where}: {exc}") from None
     entries = partial.get("actions") if isinstance(partial, dict) else None
     if not isinstance(entries, list) or not entries or set(partial) != {"actions"}:
-        raise ValueError(f"{where}: {_expected(count)}; got {partial!r}")
+        raise ValueError(f"{where}: {_expected(count)}; got {_short(partial)}")
     chosen: dict[int, dict[str, Any] | None] = {}
     for k, entry in enumerate(entries):
-        index, payload = entry, None
-        if isinstance(entry, dict):
-            if set(entry) != {"index", "payload"}:
-                raise ValueError(f"{where}: actions[{k}] = {entry!r} needs exactly the keys "
-                                 f"'index' and 'payload'; {_expected(count)}")
-            index, payload = entry["index"], entry["payload"]
+        index = entry["index"] if isinstance(entry, dict) else entry
+        if isinstance(entry, dict) and set(entry) != {"index", "payload"}:
+            raise ValueError(f"{where}: actions[{k}] = {_short(entry)} needs exactly the keys "
+                             f"'index' and 'payload'; {_expected(count)}")
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
-            raise ValueError(f"{where}: actions[{k}] names {index!r}, not an action; "
-                             f"{_expected(count)}; got {partial!r}")
+            raise ValueError(f"{where}: actions[{k}] names {_short(index)}, not an action; "
+                             f"{_expected(count)}; got {_short(partial)}")
         if index in chosen:
             raise ValueError(f"{where}: action {index} is listed twice; {_expected(count)}")
-        chosen[index] = None if payload is None else _edited_fields(where, index, actions[index],
-                                                                    payload)
+        chosen[index] = _edited_fields(where, index, actions[index], entry["payload"]) \
+            if isinstance(entry, dict) else None
     edits = {i: p for i, p in chosen.items() if p is not None}
     if edits and validate:
         edits = {i: _validated(where, plan, spec, i, p) for i, p in edits.items()}
@@ -110,19 +108,24 @@ def select_actions(plan: Mapping[str, Any], partial: Any, spec: PlanSpec | None 
     return Selection(selected, edited, [i for i in range(count) if i not in chosen])
 
 
+def _short(value: Any, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _edited_fields(where: str, index: int, action: dict[str, Any], payload: Any) -> dict[str, Any]:
     """An edited payload without ``kind`` / ``references`` (which may be repeated, not changed)."""
     if not isinstance(payload, dict):
         raise ValueError(f"{where}: the edited payload of action {index} must be a JSON object "
-                         f"of the action's fields; got {type(payload).__name__} {payload!r}")
+                         f"of the action's fields; got {type(payload).__name__} {_short(payload)}")
     fields = dict(payload)
     for key in ("kind", "references"):
         if key in fields:
             value = fields.pop(key)
             stored = action.get(key) if key == "kind" else action.get(key) or []
             if value != stored:
-                raise ValueError(f"{where}: action {index} keeps its {key} ({stored!r}); an "
-                                 f"edit changes only its payload, got {key}={value!r}")
+                raise ValueError(f"{where}: action {index} keeps its {key} ({_short(stored)}); "
+                                 f"an edit changes only its payload, got {key}={_short(value)}")
     return fields
 
 
