@@ -18,6 +18,7 @@ from ._signals import AgentLimit, RunFailed, Superseded
 from ._util import canonical, jsonable, maybe_await
 from .approvals import APPROVED, gate, requires_approval
 from .frames import Frame
+from .partial import select_actions
 from .plans import idempotency_key
 from .references import parse_envelope
 from .tool_exec import error_text
@@ -185,8 +186,14 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, t
         _plan_status(run, frame, plan_id, "needs_reconciliation", note, thread=thread)
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} needs reconciliation: {note['error']}. Do not execute it again."))
+    try:
+        selection = select_actions(record, decision.get("partial"),
+                                   services.spec.plans_by_name.get(record["plan"]))
+    except ValueError as exc:  # a decision recorded without these checks (an older process)
+        _plan_status(run, frame, plan_id, "failed", {"error": str(exc)}, thread=thread)
+        return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
     if record["status"] != "approved":
-        _plan_status(run, frame, plan_id, "approved", thread=thread)
+        _plan_status(run, frame, plan_id, "approved", selection.note(), thread=thread)
     dispatcher = services.dispatcher
     if dispatcher is None:
         _plan_status(run, frame, plan_id, "failed", {"error": "no action_dispatcher"},
@@ -194,11 +201,7 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, t
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} is approved but no action_dispatcher is configured; pass "
             f"create_runtime(action_dispatcher=...)"))
-    indexed = list(enumerate(record["actions"]))
-    partial = decision.get("partial")
-    if isinstance(partial, dict) and isinstance(partial.get("actions"), list):
-        chosen = set(partial["actions"])
-        indexed = [(i, a) for i, a in indexed if i in chosen]
+    indexed = selection.actions
     resolved: dict[str, dict[str, Any]] = {}
     try:
         for _, action in indexed:
@@ -212,8 +215,9 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, t
     # The events are delivered once the dispatcher has been called, so whoever sees
     # ``executing`` (or stops the process right after it) knows the actions were handed over.
     keys = [idempotency_key(thread, plan_id, i) for i, _ in indexed]
-    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys},
-                                    thread_id=thread)
+    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys}, thread_id=thread,
+                                    fields={"dispatchedActions": [{"index": i, **action}
+                                                                  for i, action in indexed]})
     recorded = [run.record(ev.PlanStatus, frame, plan_id, "executing")]
     recorded += [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
                  for i, action in indexed]

@@ -162,11 +162,14 @@ class PlanStore:
         return self._kv
 
     def status_ops(self, plan_id: str, status: str, note: Any = None, *,
-                   thread_id: str) -> list[Op]:
-        """The store writes that move a plan to ``status`` (appending to its history)."""
+                   thread_id: str, fields: dict[str, Any] | None = None) -> list[Op]:
+        """The store writes that move plan ``plan_id`` of ``thread_id`` to ``status``
+        (appending to its history) and set ``fields`` of its record (such as
+        ``dispatchedActions``)."""
         if status not in PLAN_STATUSES:
             raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {status!r}")
         record = self.get(plan_id, thread_id=thread_id)
+        record.update(fields or {})
         now = now_ms()
         record["status"] = status
         record["updatedAt"] = now
