@@ -33,7 +33,7 @@ def test_an_edited_payload_reaches_the_dispatcher_once_and_the_plan_says_so(disp
     actions, ctx = dispatcher.calls[0]
     # "4" became 4: the edit went through the plan type's own validator
     assert [a["payload"] for a in actions] == [{"sku": "A", "units": 4}, {"sku": "Z"}]
-    assert ctx["idempotency_keys"] == ["r1@v1#0", "r1@v1#1"]
+    assert ctx["idempotency_keys"] == ["t/r1@v1#0", "t/r1@v1#1"]
     assert of(events, "approval-decision")[0]["partial"] == EDIT_UNITS  # as given
     plan = rt.get_plan("r1")
     assert plan["status"] == "executed"
@@ -63,7 +63,7 @@ def test_edit_and_deselect_together(dispatcher) -> None:
     events = run(collect(rt.query("x", "t"), answer=lambda e: ("approve", None, partial)))
     [(actions, ctx)] = dispatcher.calls
     assert actions == [{"kind": "retire", "payload": {"sku": "Y"}, "references": []}]
-    assert ctx["idempotency_keys"] == ["r1@v1#1"]  # keys stay per action index
+    assert ctx["idempotency_keys"] == ["t/r1@v1#1"]  # keys stay per action index
     plan = rt.get_plan("r1")
     note = next(h for h in plan["history"] if h["status"] == "approved")["note"]
     assert note["deselected"] == [0] and [e["index"] for e in note["edited"]] == [1]
