@@ -68,28 +68,43 @@ class PlanStore:
             raise PlanNotFoundError(f"no plan {plan_id!r} for this tenant")
         return record
 
-    def claim_execution(self, plan_id: str, run_id: str) -> bool:
-        """Reserve ``plan_id`` for execution by ``run_id``; exactly one run ever wins.
+    @staticmethod
+    def _claim_key(plan_id: str) -> str:
+        return f"plan-executions/{plan_id}"
 
-        The same run may claim again (a resumed run re-executing its own gate).
-        """
-        key = f"plan-executions/{plan_id}"
-        return self._kv.add(key, run_id) or self._kv.get(key) == run_id
+    def execution_owner(self, plan_id: str) -> str | None:
+        """The run that claimed ``plan_id`` for execution, or ``None``."""
+        owner: str | None = self._kv.get(self._claim_key(plan_id))
+        return owner
+
+    def claim_op(self, plan_id: str, run_id: str) -> Op:
+        """The guard that reserves ``plan_id`` for execution by ``run_id``: an ``add``, so
+        of all runs ever writing it in a transaction exactly one wins."""
+        return ("add", self._claim_key(plan_id), run_id)
 
     @property
     def kv(self) -> KeyValueStore:
         """The store the plans live in."""
         return self._kv
 
-    def status_ops(self, plan_id: str, status: str, note: Any = None) -> list[Op]:
-        """The store writes that move a plan to ``status`` (appending to its history)."""
-        if status not in PLAN_STATUSES:
-            raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {status!r}")
-        record = self.get(plan_id)
+    def status_ops(self, plan_id: str, status: str, note: Any = None, *,
+                   record: dict[str, Any] | None = None,
+                   then: tuple[tuple[str, Any], ...] = ()) -> list[Op]:
+        """The store writes that move a plan to ``status`` (appending to its history),
+        then through each ``(status, note)`` of ``then``: one write of the record.
+
+        ``record`` is the plan as just read (saves reading it again).
+        """
+        steps = ((status, note), *then)
+        for step, _ in steps:
+            if step not in PLAN_STATUSES:
+                raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {step!r}")
+        record = dict(record) if record is not None else self.get(plan_id)
         now = now_ms()
-        record["status"] = status
+        record["history"] = [*record["history"],
+                             *({"status": s, "ts": now, "note": n} for s, n in steps)]
+        record["status"] = steps[-1][0]
         record["updatedAt"] = now
-        record["history"].append({"status": status, "ts": now, "note": note})
         return [("put", f"plans/{record['baseId']}/v{record['version']}", record)]
 
     def set_status(self, plan_id: str, status: str, note: Any = None) -> None:

@@ -34,7 +34,7 @@ from .stream import RunStream
 from .tool_exec import DEFAULT_TOOL_TIMEOUT_S, check_timeout
 from .toolkits import DATA_TOOLS
 from .tools import ToolRegistry
-from .traces import TraceStore
+from .traces import TraceStore, trace_id_of
 
 __all__ = ["Runtime", "create_runtime", "INTERPRETERS"]
 
@@ -383,7 +383,10 @@ class Runtime:
             if approvals is not None:
                 live.approver = make_approver(approvals)
             return stream
-        state = self._kv.get(f"runs/{run_id}")
+        services = self._run_services
+        # the paused state, its lease and its trace: one read
+        state, lease, trace = self._kv.get_many([
+            f"runs/{run_id}", LeaseStore.key(run_id), TraceStore.key(trace_id_of(run_id))])
         if state is None:
             raise RuntimeError(
                 f"nothing to resume for token {token!r}: no paused run {run_id} for tenant "
@@ -392,14 +395,13 @@ class Runtime:
         if thread_id and thread_id != state["threadId"]:
             raise ValueError(f"resume token {token!r} belongs to thread {state['threadId']!r}, "
                              f"not {thread_id!r}")
-        services = self._run_services
-        lease = services.leases.get(run_id)
         if lease is not None and lease.get("owner") != services.owner \
                 and not services.owner_is_gone(lease.get("owner"), run_id):
             from .leases import _held
 
             raise _held(run_id, lease)
-        run = Run.restore(self._run_services, state, make_approver(approvals))
+        run = Run.restore(services, state, make_approver(approvals),
+                          trace if trace is not None and trace.get("runId") == run_id else None)
         run.stream = RunStream(run, run.main)
         return run.stream
 

@@ -138,6 +138,21 @@ def test_add_only_stores_when_absent_or_expired(store: KeyValueStore,
     assert store.get("lease") == "new"
 
 
+def test_get_many_reads_several_keys_in_order(store: KeyValueStore,
+                                              expire: Callable[[], None]) -> None:
+    store.put("b", {"n": 2})
+    store.put("a", [1])
+    store.put("short", 1, ttl_ms=1)
+    expire()
+    assert store.get_many(["b", "missing", "a", "short", "b"]) == [{"n": 2}, None, [1], None,
+                                                                   {"n": 2}]
+    assert store.get_many([]) == []
+    store.scoped("t").put("a", "scoped")
+    assert store.scoped("t").get_many(["a", "b"]) == ["scoped", None]
+    with pytest.raises(TypeError):
+        store.get_many(["a", 3])  # type: ignore[list-item]
+
+
 def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) -> None:
     assert store.add("k", "v", ttl_ms=1) is True
     expire()
