@@ -19,10 +19,12 @@ function render({ model, el }) {
       const refs = action?.references && Object.keys(action.references).length
         ? h("div", { class: "fnb-refs", text: `references: ${oneLine(action.references, 120)}` })
         : null;
+      const edited = (model.get("edited") || []).includes(i)
+        ? badge("edited", "info") : null;
       return h("tr", { class: "fnb-action", "data-status": status },
         h("td", { text: String(i + 1) }),
         h("td", {}, h("code", { text: action?.kind ?? "?" })),
-        h("td", {}, kvTable(payloadOf(action)), refs),
+        h("td", {}, edited, kvTable(payloadOf(action)), refs),
         h("td", {}, badge(status.replace(/_/g, " "))));
     });
     root.replaceChildren(
@@ -35,7 +37,8 @@ function render({ model, el }) {
         ...rows));
   };
   draw();
-  const names = ["change:actions", "change:action_statuses", "change:status", "change:plan"];
+  const names = ["change:actions", "change:action_statuses", "change:status", "change:plan",
+    "change:edited"];
   for (const name of names) model.on(name, draw);
   return () => { for (const name of names) model.off(name, draw); };
 }

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..authoring.agents import AgentSpec
 from ..authoring.approvals import ApprovalPolicy
+from ..authoring.plans import PlanSpec
 from ..storage.base import KeyValueStore, Op
 from . import events as ev
 from ._signals import RunFailed
 from ._util import jsonable, maybe_await, now_ms
+from .partial import select_actions
 
 if TYPE_CHECKING:
     from .frames import Frame
@@ -92,14 +94,16 @@ class ApprovalBroker:
 
     Records live in the kv store at ``approvals/<id>``; the decision is written
     with an atomic ``add`` at ``approval-decisions/<id>``, so of two concurrent
-    responses exactly one wins, even across processes.
+    responses exactly one wins, even across processes. ``plans`` (the runtime's
+    plan types by name) checks the edited payloads of a partial plan approval.
     """
 
     POLL_SECONDS = 0.5
     """How often a waiting run checks the store for a decision made elsewhere."""
 
-    def __init__(self, kv: KeyValueStore) -> None:
+    def __init__(self, kv: KeyValueStore, plans: Mapping[str, PlanSpec] | None = None) -> None:
         self._kv = kv
+        self._plans = plans or {}
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     def get(self, approval_id: str) -> dict[str, Any] | None:
@@ -137,7 +141,7 @@ class ApprovalBroker:
         if record is None:
             raise RuntimeError(f"unknown approval id {approval_id!r}; "
                                f"see runtime.pending_approvals()")
-        _check_partial(record, outcome, partial)
+        _check_partial(record, outcome, partial, self._plans)
         decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
                     "decidedAt": now_ms()}
         status = {"approve": "approved", "reject": "rejected", "revise": "revised"}[outcome]
@@ -209,18 +213,14 @@ class ApprovalBroker:
                 self._waiters.pop(approval_id, None)
 
 
-def _check_partial(record: dict[str, Any], outcome: str, partial: Any) -> None:
-    """A partial approval of a plan names the actions to run: indexes into its actions."""
+def _check_partial(record: dict[str, Any], outcome: str, partial: Any,
+                   plans: Mapping[str, PlanSpec]) -> None:
+    """A partial approval of a plan: the actions to run, each as stored or with an edited
+    payload that the plan type accepts (see :mod:`flowai_nb.engine.partial`)."""
     if record.get("kind") != "plan" or outcome != "approve" or partial is None:
         return
-    count = len((record.get("payload") or {}).get("actions") or [])
-    chosen = partial.get("actions") if isinstance(partial, Mapping) else None
-    valid = isinstance(chosen, list) and chosen and set(partial) == {"actions"} and all(
-        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < count for i in chosen)
-    if not valid:
-        raise ValueError(
-            f"partial approval must be {{'actions': [indexes]}} (no other keys) with indexes in "
-            f"0..{count - 1} of plan {record.get('target')!r}; got {partial!r}")
+    payload = record.get("payload") or {}
+    select_actions(payload, partial, plans.get(payload.get("plan") or ""))
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:
@@ -324,3 +324,6 @@ async def _ask_approver(run: Run, frame: Frame, approval_id: str,
                               answer.get("partial"))
     except RuntimeError:  # someone answered first; their decision stands
         return broker.decision(approval_id)
+    except ValueError as exc:  # e.g. an edited payload the plan type refuses
+        raise RunFailed(f"the approval policy's decision on {approval_id} is invalid: "
+                        f"{exc}", "approver", frame) from None

@@ -19,6 +19,7 @@ from ._util import canonical, jsonable, maybe_await
 from .approvals import APPROVED, gate, requires_approval
 from .errors import PlanNotFoundError
 from .frames import Frame
+from .partial import select_actions
 from .references import parse_envelope
 from .tool_exec import error_text
 
@@ -194,14 +195,21 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
             return run.tool_result(frame, use, error=(
                 f"plan {plan_id} needs reconciliation: {note['error']}. Do not execute it "
                 f"again."))
-    indexed = list(enumerate(record["actions"]))
-    partial = decision.get("partial")
-    if isinstance(partial, dict) and isinstance(partial.get("actions"), list):
-        chosen = set(partial["actions"])
-        indexed = [(i, a) for i, a in indexed if i in chosen]
     problem: str | None = None
+    steps: list[tuple[str, Any]] = []
+    try:
+        selection = select_actions(record, decision.get("partial"),
+                                   services.spec.plans_by_name.get(record["plan"]))
+    except ValueError as exc:  # a decision recorded without these checks (an older process)
+        problem, indexed = str(exc), []
+    else:
+        indexed = selection.actions
+        if record["status"] != "approved":
+            steps.append(("approved", selection.note()))
     resolved: dict[str, dict[str, Any]] = {}
-    if services.dispatcher is None:
+    if problem is not None:
+        pass
+    elif services.dispatcher is None:
         problem = "no action_dispatcher"
     else:
         try:
@@ -216,10 +224,11 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str,
     # once the dispatcher has been called, so whoever sees ``executing`` (or stops the
     # process right after it) knows the actions were handed over.
     keys = [f"{plan_id}#{i}" for i, _ in indexed]
-    steps: list[tuple[str, Any]] = [] if record["status"] == "approved" else [("approved", None)]
     steps.append(("failed", {"error": problem}) if problem is not None
                  else ("executing", {"dispatch": keys}))
-    ops = plans.status_ops(plan_id, *steps[0], record=record, then=tuple(steps[1:]))
+    ops = plans.status_ops(plan_id, *steps[0], record=record, then=tuple(steps[1:]), fields=(
+        None if problem is not None else
+        {"dispatchedActions": [{"index": i, **action} for i, action in indexed]}))
     record = ops[-1][2]
     reports: list[tuple[Any, ...]] = [(ev.PlanStatus, plan_id, status) for status, _ in steps]
     if problem is None:

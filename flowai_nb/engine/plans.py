@@ -89,9 +89,11 @@ class PlanStore:
 
     def status_ops(self, plan_id: str, status: str, note: Any = None, *,
                    record: dict[str, Any] | None = None,
-                   then: tuple[tuple[str, Any], ...] = ()) -> list[Op]:
+                   then: tuple[tuple[str, Any], ...] = (),
+                   fields: dict[str, Any] | None = None) -> list[Op]:
         """The store writes that move a plan to ``status`` (appending to its history),
-        then through each ``(status, note)`` of ``then``: one write of the record.
+        then through each ``(status, note)`` of ``then``, and set ``fields`` of its record
+        (such as ``dispatchedActions``): one write of the record.
 
         ``record`` is the plan as just read (saves reading it again).
         """
@@ -100,6 +102,7 @@ class PlanStore:
             if step not in PLAN_STATUSES:
                 raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {step!r}")
         record = dict(record) if record is not None else self.get(plan_id)
+        record.update(fields or {})
         now = now_ms()
         record["history"] = [*record["history"],
                              *({"status": s, "ts": now, "note": n} for s, n in steps)]

@@ -104,7 +104,7 @@ class Runtime:
         journal = Journal(kv)
         self._run_services = RunServices(
             spec=spec, tenant=self.tenant, kv=kv, memory=memory_kv, user_kv=kv.scoped("user"),
-            plans=PlanStore(plans_kv), broker=ApprovalBroker(kv),
+            plans=PlanStore(plans_kv), broker=ApprovalBroker(kv, spec.plans_by_name),
             refs=ReferenceStore(kv, spec.references_by_name, self.tenant.key),
             traces=TraceStore(kv, journal), journal=journal, leases=LeaseStore(kv),
             tools=ToolRegistry(spec, handlers, BUILTIN_TOOLS, self._toolkits,
@@ -440,8 +440,24 @@ class Runtime:
         recorded at call time, so calling it without ``await`` from synchronous
         code works too.
 
+        Args:
+            approval_id: from the ``approval-required`` event or :meth:`pending_approvals`.
+            outcome: ``"approve"``, ``"reject"`` or ``"revise"``.
+            feedback: the reviewer's words, forwarded to the agent.
+            partial: for ``revise``, anything the planner should see. For ``approve``
+                of a plan, the actions to run: ``{"actions": [entries]}`` where an entry
+                is an action index (run it as stored) or ``{"index": i, "payload":
+                {...}}`` (run action ``i`` with this payload; its kind and references
+                stay). Unlisted actions are left out; each index at most once, at least
+                one. An edited payload is checked with the plan type's validator. The
+                plan's ``approved`` history entry then records ``edited`` (index, kind,
+                before, after) and ``deselected``, and its ``dispatchedActions`` what the
+                dispatcher received.
+
         Raises:
-            ValueError: ``outcome`` is not approve / reject / revise.
+            ValueError: ``outcome`` is not approve / reject / revise, or ``partial`` is
+                invalid (naming the entry, and for an edit the index, the field and what
+                was expected). Nothing is recorded: the approval stays pending.
             RuntimeError: the id is unknown or already resolved.
         """
         return _Done(self._run_services.broker.resolve(approval_id, outcome, feedback, partial))
@@ -456,7 +472,11 @@ class Runtime:
 
     # -- plans ---------------------------------------------------------------------------------
     def get_plan(self, plan_id: str) -> dict[str, Any]:
-        """A stored plan (``base@vN``, or a base id for its latest version)."""
+        """A stored plan (``base@vN``, or a base id for its latest version).
+
+        ``actions`` are what the planner proposed; once dispatched, ``dispatchedActions``
+        (``{index, kind, payload, references}`` each) are what the dispatcher received,
+        edits of a partial approval included."""
         return self._run_services.plans.get(plan_id)
 
     def list_plans(self, thread_id: str | None = None) -> list[dict[str, Any]]:

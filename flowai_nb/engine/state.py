@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import TERMINAL_STATUSES, is_event
+from .partial import Selection, select_actions
 
 __all__ = ["RunState", "AgentNode", "ToolCallState", "PlanState", "ApprovalState"]
 
@@ -85,6 +86,9 @@ class PlanState:
     status: str
     actions: list[dict[str, Any]]
     action_statuses: dict[int, str] = field(default_factory=dict)
+    edited: dict[int, Any] = field(default_factory=dict)
+    """Index -> the payload the plan proposed, for actions an approval edited (``actions``
+    then holds the payload dispatched); a deselected action's status is ``deselected``."""
 
     def action_status(self, index: int) -> str:
         """An action's own status, else the one it inherits from the plan."""
@@ -107,6 +111,27 @@ class ApprovalState:
     partial: Any = None
     requested_at: int | None = None
     decided_at: int | None = None
+
+    @property
+    def edits(self) -> list[dict[str, Any]]:
+        """Plan actions the decision edited: ``{"index", "kind", "before", "after"}`` each."""
+        selection = self._selection()
+        return selection.edited if selection is not None else []
+
+    @property
+    def deselected(self) -> list[int]:
+        """Indexes of the plan actions the decision left out."""
+        selection = self._selection()
+        return selection.deselected if selection is not None else []
+
+    def _selection(self) -> Selection | None:
+        if self.kind != "plan" or self.outcome != "approve" or self.partial is None \
+                or not isinstance(self.payload, dict):
+            return None
+        try:  # recorded decisions were checked when given; this only reads them
+            return select_actions(self.payload, self.partial, validate=False)
+        except ValueError:
+            return None
 
     @property
     def label(self) -> str:
@@ -346,8 +371,24 @@ class RunState:
             info.feedback = e.get("feedback")
             info.partial = e.get("partial")
             info.decided_at = e.get("ts")
+            self._apply_partial(info)
         if self.status == "paused" and not self.pending:
             self.status = "running"
+
+    def _apply_partial(self, info: ApprovalState) -> None:
+        """A plan approved with edits or deselections: its actions as they will be dispatched."""
+        selection = info._selection()
+        plan = self.plans.get(str(info.payload.get("planId"))) if selection is not None else None
+        if selection is None or plan is None:
+            return
+        actions = [dict(a) for a in plan.actions or info.payload.get("actions") or []]
+        for edit in selection.edited:
+            if edit["index"] < len(actions):
+                plan.edited[edit["index"]] = edit["before"]
+                actions[edit["index"]]["payload"] = edit["after"]
+        plan.actions = actions
+        for index in selection.deselected:
+            plan.action_statuses[index] = "deselected"
 
     def _usage(self, e: dict[str, Any]) -> None:
         for key in _USAGE_KEYS:

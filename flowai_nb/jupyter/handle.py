@@ -169,10 +169,13 @@ class RunHandle(StaticForms):
         """Answer this run's next open approval, as a click on its card would.
 
         Waits (without blocking the loop) until the run asks for an approval.
+        ``partial`` is as for ``runtime.respond_to_approval``: for a plan, the actions
+        to run, each an index or ``{"index": i, "payload": {...}}`` (an edited payload).
 
         Raises:
             RuntimeError: the run ended without an open approval, or the runtime refused.
-            ValueError: ``outcome`` is not approve, reject or revise.
+            ValueError: ``outcome`` is not approve, reject or revise, or ``partial`` is
+                invalid (the approval stays pending).
         """
         while True:
             self._flush()

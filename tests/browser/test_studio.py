@@ -212,3 +212,37 @@ def test_traces_evals_and_data_tabs(studio_page):
     page.get_by_role("button", name="Switch light or dark theme").click()
     after = page.evaluate(theme), page.evaluate(background)
     assert {before[0], after[0]} == {"light", "dark"} and before[1] != after[1]
+
+
+def test_edit_an_action_in_the_studio_card_then_approve(studio_page, tmp_path):
+    from .theme import assert_readable
+
+    page, folder = studio_page
+    page.get_by_label("Prompt").fill(PROMPT)
+    page.get_by_role("button", name="Run", exact=True).click()
+    card = page.locator(".st-card").first
+    expect(card.get_by_role("button", name="Approve")).to_be_enabled(timeout=30_000)
+    card.locator("button.fnb-edit").first.click()
+    editor = card.locator("textarea.fnb-edit-json")
+    original = json.loads(editor.input_value())
+    editor.fill(json.dumps({**original, "units": "lots"}))
+    card.locator("button.fnb-approve").click()  # the server refuses it: 400, still pending
+    expect(card.locator(".fnb-approval > .fnb-error")).to_contain_text("units")
+    expect(card.locator(".fnb-decision")).to_have_text("waiting for a decision")
+    assert _orders(folder) == []
+    editor.fill(json.dumps({**original, "units": 5}))
+    card.locator("input[type=checkbox]").nth(2).uncheck()
+    expect(card.locator("button.fnb-approve")).to_have_text("Approve 2 of 3 with 1 edit")
+    card.locator("button.fnb-approve").click()
+    run = page.locator(".st-run").first
+    expect(run.locator(".fnb-status")).to_have_text("completed", timeout=30_000)
+    expect(card.locator(".fnb-edited .fnb-diff-old")).to_have_text(str(original["units"]))
+    expect(card.locator(".fnb-edited .fnb-diff-new")).to_have_text("5")
+    orders = _orders(folder)
+    assert [[a["payload"]["units"] for a in call] for call in orders][0][0] == 5
+    assert len(orders) == 1 and len(orders[0]) == 2
+    for theme in ("light", "dark"):
+        if page.evaluate("document.documentElement.dataset.theme") != theme:
+            page.get_by_role("button", name="Switch light or dark theme").click()
+        assert assert_readable(page, f"studio card ({theme})", ".st-card .flowai") > 10
+        card.screenshot(path=str(tmp_path / f"studio-edited-{theme}.png"))

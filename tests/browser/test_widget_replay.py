@@ -193,3 +193,53 @@ def test_a_revised_plan_shows_what_changed(blank) -> None:
     expect(diff).to_contain_text("#1 units")
     expect(diff.locator(".fnb-diff-old")).to_have_text("25")
     expect(diff.locator(".fnb-diff-new")).to_have_text("10")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_an_action_edited_in_the_card_is_sent_and_shown_after_the_decision(
+        blank, theme, tmp_path) -> None:
+    events = _events("plan_approved")
+    [approval] = RunState.from_events(events[:15]).approvals.values()
+    page = _render(blank, "approval_card", {
+        "approval_id": approval.approval_id, "kind": "plan", "target": approval.target,
+        "agent": "executor", "payload": approval.payload, "previous": None,
+        "promise": approval_promise(approval), "status": "pending", "outcome": "",
+        "feedback": "", "partial": None, "decided_by": "", "result": "", "error": "",
+        "context": {}}, theme)
+    card = page.locator(".fnb-approval")
+    approve = card.locator("button.fnb-approve")
+    card.locator("button.fnb-edit").first.click()
+    editor = card.locator("textarea.fnb-edit-json")
+    expect(editor).to_have_value('{\n  "sku": "A",\n  "units": 10\n}')
+    editor.fill('{"sku": "A", "units": }')  # a syntax error is caught as you type
+    expect(card.locator(".fnb-edit-error")).to_contain_text("invalid JSON")
+    expect(approve).to_be_disabled()
+    editor.fill('["A", 4]')
+    expect(card.locator(".fnb-edit-error")).to_contain_text("must be a JSON object")
+    editor.fill('{"sku": "A", "units": 4}')
+    expect(card.locator(".fnb-edit-error")).to_have_text("")
+    expect(approve).to_have_text("Approve with 1 edit")
+    row = card.locator("tr.fnb-action").first
+    expect(row.locator(".fnb-badge")).to_have_text("edited")
+    expect(row.locator(".fnb-payload-view")).to_contain_text("4")
+    card.locator("input[type=checkbox]").nth(1).uncheck()
+    expect(approve).to_have_text("Approve 1 of 2 with 1 edit")
+    assert assert_readable(page, f"card while editing ({theme})") > 5
+    card.screenshot(path=str(tmp_path / f"card-editing-{theme}.png"))
+    approve.click()
+    partial = {"actions": [{"index": 0, "payload": {"sku": "A", "units": 4}}]}
+    assert page.evaluate("window.sent") == [
+        {"type": "decision", "outcome": "approve", "feedback": "", "partial": partial}]
+    page.evaluate("""(partial) => { window.setTrait('outcome', 'approve');
+        window.setTrait('partial', partial); window.setTrait('status', 'decided'); }""", partial)
+    summary = card.locator(".fnb-edited")
+    expect(summary.locator(".fnb-label")).to_have_text("1 action edited before approving")
+    expect(summary.locator("tr")).to_have_count(1)
+    expect(summary.locator("tr td").first).to_have_text("#1 units")
+    expect(summary.locator(".fnb-diff-old")).to_have_text("10")
+    expect(summary.locator(".fnb-diff-new")).to_have_text("4")
+    expect(card.locator("tr.fnb-action").nth(1)).to_have_class("fnb-action fnb-deselected")
+    expect(card.locator("button.fnb-edit")).to_have_count(0)
+    assert assert_readable(page, f"card decided with an edit ({theme})") > 5
+    card.screenshot(path=str(tmp_path / f"card-edited-{theme}.png"))
+    assert page.errors == []

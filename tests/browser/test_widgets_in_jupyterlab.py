@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .lab import open_and_run_all, write_notebook
+from .theme import assert_readable, use_theme
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +79,50 @@ def test_revise_with_feedback_reaches_the_planner(page, lab, tmp_path) -> None:
     expect(second.locator(".fnb-asked")).to_contain_text("10", timeout=RESULT_TIMEOUT)
     second.locator("button.fnb-approve").click()
     _result(page, "RESULT feedback_seen=True dispatched=1 status=completed")
+    assert page.errors == []
+
+
+def test_edit_a_payload_in_the_live_card_then_approve(page, lab, tmp_path) -> None:
+    notebook = scenario_notebook(tmp_path / "edit.ipynb", [
+        REFUND_RUN,
+        "await h\nimport json\n"
+        "print(f'RESULT payloads={json.dumps([a[\"payload\"] for a in dispatched[0]])} '\n"
+        "      f'calls={len(dispatched)} status={h.status}')",
+    ])
+    open_and_run_all(page, lab, notebook)
+    card = page.locator(".fnb-approval")
+    expect(card.locator("button.fnb-edit")).to_be_visible(timeout=RESULT_TIMEOUT)
+    card.locator("button.fnb-edit").click()
+    editor = card.locator("textarea.fnb-edit-json")
+    editor.fill('{"order_id": 42, "amount": 12,5}')
+    expect(card.locator(".fnb-edit-error")).to_contain_text("invalid JSON")
+    expect(card.locator("button.fnb-approve")).to_be_disabled()
+    # valid JSON the plan type refuses: the kernel says why, the card stays pending
+    editor.fill('{"order_id": "forty-two", "amount": 12.5}')
+    card.locator("button.fnb-approve").click()
+    expect(card.locator(":scope > .fnb-error")).to_contain_text(
+        "edited payload of action 0 (refund) is invalid", timeout=RESULT_TIMEOUT)
+    expect(card.locator(":scope > .fnb-error")).to_contain_text("order_id")
+    expect(card.locator(".fnb-decision")).to_have_text("waiting for a decision")
+    editor.fill('{"order_id": 42, "amount": 12.5}')
+    expect(card.locator("button.fnb-approve")).to_have_text("Approve with 1 edit")
+    card.locator("button.fnb-approve").click()
+    _result(page, 'RESULT payloads=[{"order_id": 42, "amount": 12.5}] calls=1 status=completed')
+    expect(card.locator(".fnb-decision")).to_have_text("decision: approve")
+    expect(card.locator(".fnb-edited .fnb-label")).to_have_text(
+        "1 action edited before approving")
+    expect(card.locator(".fnb-edited td").first).to_have_text("#1 amount")
+    expect(card.locator(".fnb-edited .fnb-diff-old")).to_have_text("19.5")
+    expect(card.locator(".fnb-edited .fnb-diff-new")).to_have_text("12.5")
+    plan_row = page.locator(".fnb-plan tr.fnb-action").first
+    expect(plan_row).to_have_attribute("data-status", "executed")
+    expect(plan_row).to_contain_text("edited")
+    expect(plan_row).to_contain_text("12.5")
+    for theme in ("light", "dark"):
+        use_theme(page, theme)
+        assert assert_readable(page, f"edited approval ({theme})") > 10
+        card.screenshot(path=str(tmp_path / f"edited-card-{theme}.png"))
+    use_theme(page, "light")  # the theme is a user setting: leave it as we found it
     assert page.errors == []
 
 

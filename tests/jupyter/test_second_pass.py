@@ -204,17 +204,17 @@ def test_large_results_open_in_a_data_grid(tmp_path) -> None:
     runtime.close()
 
 
-def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) -> None:
+def _flowai_approvals_cards(monkeypatch, runtime, thread: str) -> list:
+    """Pause a run of ``runtime`` at its gate, then show ``%flowai_approvals``' cards."""
     from IPython.core.interactiveshell import InteractiveShell
 
     import flowai_nb.jupyter.magics as magics
 
     shown: list = []
     monkeypatch.setattr(magics, "display", shown.append)
-    runtime = build_runtime([])
 
     async def paused() -> None:
-        async for event in runtime.query("refund order 42", "t-cards", approvals=[]):
+        async for event in runtime.query("refund order 42", thread, approvals=[]):
             if event["type"] == "approval-required":
                 return
 
@@ -228,8 +228,61 @@ def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) ->
     finally:
         ip.extension_manager.unload_extension("flowai_nb")
         ip.user_ns.pop("rt", None)
-    [card] = shown
+    return shown
+
+
+def test_flowai_approvals_cards_name_their_run_thread_and_prompt(monkeypatch) -> None:
+    runtime = build_runtime([])
+    [card] = _flowai_approvals_cards(monkeypatch, runtime, "t-cards")
     assert card.context == {"runId": runtime.pending_approvals()[0]["runId"],
                             "threadId": "t-cards", "prompt": "refund order 42"}
     assert card.promise == "executor dispatches 1 refund action"
     assert "prompt <code>refund order 42</code>" in card._repr_html()
+
+
+def test_an_edit_from_the_card_is_checked_by_the_kernel_then_dispatched_and_shown() -> None:
+    dispatched: list = []
+    runtime = build_runtime(dispatched)
+    edit = {"actions": [{"index": 0, "payload": {"order_id": 42, "amount": 12.5}}]}
+
+    async def main() -> RunHandle:
+        handle = run(runtime, "refund order 42")
+        card = await _first_card(handle)
+        front_end_says(card, {"type": "decision", "outcome": "approve", "feedback": "",
+                              "partial": {"actions": [{"index": 0, "payload": {
+                                  "order_id": 42, "amount": "a lot"}}]}})
+        for _ in range(200):
+            if card.error:
+                break
+            await asyncio.sleep(0.01)
+        assert "action 0 (refund) is invalid" in card.error and "amount" in card.error
+        assert card.status == "pending" and runtime.pending_approvals()
+        front_end_says(card, {"type": "decision", "outcome": "approve", "feedback": "",
+                              "partial": edit})
+        return await handle
+
+    handle = asyncio.run(main())
+    assert [[a["payload"] for a in call] for call in dispatched] == [
+        [{"order_id": 42, "amount": 12.5}]]
+    [card] = handle.approvals
+    assert card.partial == edit and card.result == "1 action dispatched"
+    assert "approved, edited" in card._repr_html()
+    assert "amount: <s>19.5</s> → <b>12.5</b>" in card._repr_html()
+    [plan] = handle.plans
+    assert plan.actions[0]["payload"]["amount"] == 12.5 and plan.edited == [0]
+    assert "(edited)" in plan._repr_html()
+    assert handle.state.approvals[card.approval_id].edits == [
+        {"index": 0, "kind": "refund", "before": {"order_id": 42, "amount": 19.5},
+         "after": {"order_id": 42, "amount": 12.5}}]
+
+
+def test_a_flowai_approvals_card_refuses_a_bad_edit_and_stays_pending(monkeypatch) -> None:
+    runtime = build_runtime([])
+    [card] = _flowai_approvals_cards(monkeypatch, runtime, "t-edit")
+    bad = {"actions": [{"index": 0, "payload": {"order_id": 42}}]}
+    with pytest.raises(ValueError, match=r"action 0 \(refund\) is invalid.*amount"):
+        asyncio.run(card.respond("approve", partial=bad))
+    assert card.status == "pending" and "amount" in card.error
+    assert [a["approvalId"] for a in runtime.pending_approvals()] == [card.approval_id]
+    plan = runtime.get_plan("refund-42")
+    assert plan["status"] == "pending_approval" and "dispatchedActions" not in plan

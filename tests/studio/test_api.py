@@ -194,3 +194,33 @@ def test_a_partial_approval_dispatches_only_the_chosen_actions(studio):
     assert studio.events(run["runId"], after=gate["seq"])[-1]["status"] == "completed"
     orders = [json.loads(line) for line in (studio.folder / ORDERS).read_text().splitlines()]
     assert [[a["payload"]["sku"] for a in call] for call in orders] == [["BAK-033-L"]]
+
+
+def test_an_edited_payload_is_checked_dispatched_and_recorded(studio):
+    run = _start(studio)
+    gate = next(e for e in studio.events(run["runId"], until="approval-required")
+                if e["type"] == "approval-required")
+    url = f"/approvals/{gate['approvalId']}"
+    first = gate["payload"]["actions"][0]
+    plan_id = gate["payload"]["planId"]
+    bad = studio.api("POST", url, json={"outcome": "approve", "partial": {"actions": [
+        {"index": 0, "payload": {**first["payload"], "units": "a dozen"}}]}})
+    assert bad.status_code == 400, bad.text
+    assert "action 0 (restock) is invalid" in bad.json()["error"]
+    assert "units" in bad.json()["error"]
+    assert [a["approvalId"] for a in studio.api("GET", "/approvals").json()["approvals"]] == [
+        gate["approvalId"]]  # still pending
+    edited = {**first["payload"], "units": 7}
+    ok = studio.api("POST", url, json={"outcome": "approve", "partial": {"actions": [
+        {"index": 0, "payload": edited}, 2]}})
+    assert ok.status_code == 200, ok.text
+    assert studio.events(run["runId"], after=gate["seq"])[-1]["status"] == "completed"
+    orders = [json.loads(line) for line in (studio.folder / ORDERS).read_text().splitlines()]
+    assert [[a["payload"] for a in call] for call in orders] == [
+        [edited, gate["payload"]["actions"][2]["payload"]]]
+    plan = studio.api("GET", f"/plans/{plan_id}").json()
+    note = next(h for h in plan["history"] if h["status"] == "approved")["note"]
+    assert note["deselected"] == [1]
+    assert note["edited"] == [{"index": 0, "kind": "restock", "before": first["payload"],
+                               "after": edited}]
+    assert [a["index"] for a in plan["dispatchedActions"]] == [0, 2]

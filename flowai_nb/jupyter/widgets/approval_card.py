@@ -9,6 +9,8 @@ from typing import Any
 
 import traitlets
 
+from ..._json import dumps
+from ...engine.partial import select_actions
 from .._assets import asset_text
 from .._events import ApprovalState, approval_promise, approval_title
 from ._base import ERROR_STYLE, FlowWidget, esc, frame, kv_html
@@ -22,12 +24,14 @@ class ApprovalCard(FlowWidget):
 
     The card says what approving does ("Approve → executor dispatches 3
     restock actions"), lists the plan's actions (numbered from 1; untick one
-    to approve the others only, the API's ``partial``) and, after a revise,
-    what changed since the previous version. A click sends the decision (and
-    the feedback box's text) to the kernel, which calls
-    ``runtime.respond_to_approval``. Once decided, the title says so and the
-    card shows who decided (this card, code, a headless policy, or someone
-    elsewhere) and what happened next (executed, N dispatched, failed).
+    to approve the others only, or "Edit" its payload as JSON before
+    approving: the API's ``partial``) and, after a revise, what changed since
+    the previous version. A click sends the decision (and the feedback box's
+    text) to the kernel, which calls ``runtime.respond_to_approval``; an edit
+    the plan type refuses shows its error on the card, which stays pending.
+    Once decided, the title says so and the card shows who decided (this
+    card, code, a headless policy, or someone elsewhere), what happened next
+    (executed, N dispatched, failed) and which actions were edited (old → new).
 
     Args:
         request: an ``approval-required`` event or a ``runtime.pending_approvals()`` entry.
@@ -93,7 +97,8 @@ class ApprovalCard(FlowWidget):
         """Answer the approval through the runtime, as a click does.
 
         Args:
-            partial: for a plan, ``{"actions": [indexes]}`` approves only those actions.
+            partial: for a plan, ``{"actions": [entries]}`` approves only those actions;
+                an entry is an index or ``{"index": i, "payload": {...}}`` (an edited payload).
 
         Raises:
             ValueError: ``outcome`` is not approve, reject or revise (or ``partial`` is invalid).
@@ -197,12 +202,34 @@ class ApprovalCard(FlowWidget):
         actions = payload.get("actions")
         if self.kind != "plan" or not isinstance(actions, list):
             return kv_html(self.payload)
-        chosen = (self.partial or {}).get("actions") if isinstance(self.partial, dict) else None
+        selection = None
+        if self.outcome == "approve" and self.partial is not None:
+            try:
+                selection = select_actions(payload, self.partial, validate=False)
+            except ValueError:
+                pass
+        edited = {e["index"]: e for e in selection.edited} if selection else {}
+        left_out = set(selection.deselected) if selection else set()
+
+        def fate(i: int) -> str:
+            if selection is None:
+                return ""
+            what = "left out" if i in left_out else (
+                "approved, edited" if i in edited else "approved")
+            return f"<td>{what}</td>"
+
+        def shown(i: int, action: dict[str, Any]) -> str:
+            if i not in edited:
+                return kv_html(action.get("payload"))
+            before, after = edited[i]["before"] or {}, edited[i]["after"] or {}
+            changes = "<br>".join(
+                f"{esc(k)}: <s>{esc(_shown(before, k))}</s> → <b>{esc(_shown(after, k))}</b>"
+                for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k))
+            return kv_html(after) + f"<div><i>edited:</i> {changes}</div>"
+
         rows = "".join(
             f"<tr><td>{i + 1}</td><td><b>{esc(a.get('kind', '?'))}</b></td>"
-            f"<td>{kv_html(a.get('payload'))}</td>"
-            + (f"<td>{'approved' if i in chosen else 'left out'}</td>" if chosen else "")
-            + "</tr>"
+            f"<td>{shown(i, a)}</td>{fate(i)}</tr>"
             for i, a in enumerate(actions) if isinstance(a, dict))
         body = {k: v for k, v in (payload.get("body") or {}).items() if k != "actions"}
         return f"<table>{rows}</table>" + (kv_html(body) if body else "")
@@ -212,6 +239,10 @@ def _label(card: ApprovalCard) -> str:
     if card.kind == "plan" and isinstance(card.payload, dict) and card.payload.get("planId"):
         return str(card.payload["planId"])
     return card.target
+
+
+def _shown(payload: dict[str, Any], key: str) -> str:
+    return dumps(payload[key]) if key in payload else "—"
 
 
 def _policy_name(policy: Any) -> str:

@@ -16,8 +16,10 @@ class PlanView(FlowWidget):
 
     Statuses follow the plan (draft, pending_approval, approved, rejected,
     executing, executed, failed) unless an ``action-status`` event set an
-    action's own. A run handle keeps its plan views up to date; build one
-    yourself with ``PlanView(plan="refund", status="draft", actions=[...])``.
+    action's own; an action left out of a partial approval is ``deselected``,
+    and one approved with an edited payload shows that payload, marked edited.
+    A run handle keeps its plan views up to date; build one yourself with
+    ``PlanView(plan="refund", status="draft", actions=[...])``.
     """
 
     _esm = asset_text("_common.js", "plan_view.js")
@@ -27,6 +29,7 @@ class PlanView(FlowWidget):
     status = traitlets.Unicode("draft").tag(sync=True)
     actions = traitlets.List([]).tag(sync=True)
     action_statuses = traitlets.List([]).tag(sync=True)
+    edited = traitlets.List([], help="indexes of actions an approval edited").tag(sync=True)
 
     @classmethod
     def from_info(cls, info: PlanState) -> PlanView:
@@ -43,6 +46,7 @@ class PlanView(FlowWidget):
             self.status = info.status
             self.actions = list(info.actions)
             self.action_statuses = [info.action_status(i) for i in range(len(info.actions))]
+            self.edited = sorted(info.edited)
 
     def _statuses(self) -> list[str]:
         return [
@@ -59,7 +63,8 @@ class PlanView(FlowWidget):
     def _repr_html(self) -> str:
         rows = "".join(
             f"<tr><td>{i + 1}</td><td><code>{esc(action.get('kind', '?'))}</code></td>"
-            f"<td><code>{esc(_payload(action))}</code></td><td>{esc(status)}</td></tr>"
+            f"<td><code>{esc(_payload(action))}</code>{' (edited)' if i in self.edited else ''}"
+            f"</td><td>{esc(status)}</td></tr>"
             for i, (action, status) in enumerate(zip(self.actions, self._statuses(), strict=True))
         )
         table = (
