@@ -30,6 +30,7 @@ import itertools
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +61,27 @@ class RestockPlan(BaseModel):
     actions: list[fa.TaggedUnion(Restock)]
 
 
+async def _round_trip(pauser: ThreadPoolExecutor, start: Callable[[], Any], resumer: Any,
+                      thread: str) -> None:
+    """Run ``start()`` until its approval gate on a loop of its own that then ends (like a
+    restarted kernel); answer and resume it from the store with ``resumer``."""
+
+    async def pause() -> dict[str, Any] | None:
+        async for event in start():
+            if event["type"] == "approval-required":
+                return event  # paused and persisted: this "kernel" stops here
+        return None
+
+    gate = await asyncio.get_running_loop().run_in_executor(pauser, asyncio.run, pause())
+    if gate is None:
+        raise RuntimeError(f"the run in {thread} did not pause")
+    await resumer.respond_to_approval(gate["approvalId"], "approve")
+    stream = resumer.query(None, thread, resume=gate["resumeToken"])
+    await stream.collect()
+    if stream.status != "completed":
+        raise RuntimeError(f"the run in {thread} ended {stream.status}")
+
+
 def tool_gate_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
     """flowai_nb: ``call_tool`` of a gated tool pauses in one runtime; a second runtime over
     the same store answers and resumes it from the store, which runs the tool."""
@@ -81,27 +103,14 @@ def tool_gate_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
     resumer = fa.create_runtime(spec, interpreter="scripted")
     ids = itertools.count()
 
-    async def pause(thread: str) -> dict[str, Any] | None:
-        async for event in rt.call_tool("restock", {"sku": "A", "units": 10}, thread_id=thread):
-            if event["type"] == "approval-required":
-                return event  # paused and persisted: this "kernel" stops here
-        return None
-
     pauser = ThreadPoolExecutor(1)
 
     async def run(n: int) -> None:
         before = len(calls)
-        loop = asyncio.get_running_loop()
         for _ in range(n):
             thread = f"call-{next(ids)}"
-            gate = await loop.run_in_executor(pauser, asyncio.run, pause(thread))
-            if gate is None:
-                raise RuntimeError(f"the call in {thread} did not pause")
-            await resumer.respond_to_approval(gate["approvalId"], "approve")
-            stream = resumer.query(None, thread, resume=gate["resumeToken"])
-            await stream.collect()
-            if stream.status != "completed":
-                raise RuntimeError(f"the call in {thread} ended {stream.status}")
+            await _round_trip(pauser, lambda thread=thread: rt.call_tool(
+                "restock", {"sku": "A", "units": 10}, thread_id=thread), resumer, thread)
         if len(calls) - before != n:
             raise RuntimeError(f"{n} round trips ran the tool {len(calls) - before} times")
 
@@ -150,30 +159,15 @@ def flowai_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
                 raise RuntimeError(f"storing plan {plan_id} failed: {stream.status}")
             ready.append(plan_id)
 
-    async def pause(plan_id: str) -> dict[str, Any] | None:
-        async for event in rt.run_agent("executor", _script(
-                {"tool": "execute_plan", "args": {"plan_id": plan_id}},
-                {"text": "Executed."}), thread_id=f"exec-{plan_id}"):
-            if event["type"] == "approval-required":
-                return event  # paused and persisted: this "kernel" stops here
-        return None
-
     pauser = ThreadPoolExecutor(1)
 
     async def run(n: int) -> None:
         before = len(dispatched)
-        loop = asyncio.get_running_loop()
         for _ in range(n):
             plan_id = ready.pop()
-            # the first runtime's event loop ends at the gate, like a restarted kernel
-            gate = await loop.run_in_executor(pauser, asyncio.run, pause(plan_id))
-            if gate is None:
-                raise RuntimeError(f"executing plan {plan_id} did not pause")
-            await resumer.respond_to_approval(gate["approvalId"], "approve")
-            stream = resumer.query(None, f"exec-{plan_id}", resume=gate["resumeToken"])
-            await stream.collect()
-            if stream.status != "completed":
-                raise RuntimeError(f"executing plan {plan_id} ended {stream.status}")
+            await _round_trip(pauser, lambda plan_id=plan_id: rt.run_agent("executor", _script(
+                {"tool": "execute_plan", "args": {"plan_id": plan_id}},
+                {"text": "Executed."}), thread_id=f"exec-{plan_id}"), resumer, f"exec-{plan_id}")
         if len(dispatched) - before != n:
             raise RuntimeError(f"{n} round trips dispatched {len(dispatched) - before} plans")
 
