@@ -118,7 +118,7 @@ def build(db: Path) -> fa.RuntimeSpec:
 
 
 def _short(value: Any, width: int = 96) -> str:
-    text = value if isinstance(value, str) else dumps(value)
+    text = value if isinstance(value, str) else dumps(value, compact=False)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

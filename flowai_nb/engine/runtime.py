@@ -342,7 +342,7 @@ class Runtime:
             raise ValueError(f"unknown agent {agent!r}; known agents: "
                              f"{[a.name for a in self.spec.agents]}")
         call = {"id": new_id("call"), "tool": tool, "args": dict(args or {})}
-        return self._start(agent, f"{tool} {dumps(call['args'])}",
+        return self._start(agent, f"{tool} {dumps(call['args'], compact=False)}",
                            thread_id, approvals, options, call=call)
 
     def callable_tools(self) -> list[dict[str, Any]]:

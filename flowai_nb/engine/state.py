@@ -500,7 +500,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
-        return dumps(value, sort_keys=True)
+        return dumps(value, sort_keys=True, compact=False)
     except (TypeError, ValueError):
         return repr(value)
 
