@@ -117,7 +117,7 @@ function render({ model, el }) {
     buttons[0].disabled = chosen.size === 0 || broken || model.get("status") !== "pending";
   };
 
-  const editor = (i, original, view) => {
+  const editor = (i, original, view, changed) => {
     const draft = drafts.get(i);
     const area = h("textarea", { class: "fnb-edit-json", rows: String(Math.min(12,
       draft.text.split("\n").length + 1)), spellcheck: "false",
@@ -142,6 +142,7 @@ function render({ model, el }) {
       if (!error) {
         if (canon(value) === canon(original)) edits.delete(i); else edits.set(i, value);
         view.replaceChildren(...shownPayload(i, original));
+        changed();
       }
       approveState();
     });
@@ -191,12 +192,11 @@ function render({ model, el }) {
           }
           draw();
         });
-        tools.append(edit);
-        if (edits.has(i)) {
-          tools.append(h("button", { class: "fnb-link fnb-revert", type: "button", text: "revert",
-            onclick: () => { edits.delete(i); drafts.delete(i); draw(); } }));
-        }
-        if (open) cell.append(editor(i, original, view));
+        const revert = h("button", { class: "fnb-link fnb-revert", type: "button", text: "revert",
+          title: "back to the plan's payload", onclick: () => { edits.delete(i); drafts.delete(i); draw(); } });
+        revert.hidden = !edits.has(i);
+        tools.append(edit, revert);
+        if (open) cell.append(editor(i, original, view, () => { revert.hidden = !edits.has(i); }));
       }
       box.addEventListener("change", () => {
         if (box.checked) chosen.add(i); else chosen.delete(i);

@@ -455,8 +455,9 @@ class RunState:
         if self.plans:
             lines.append(f"plans ({len(self.plans)}):")
             for plan in self.plans.values():
-                actions = ", ".join(f"{a.get('kind', '?')}: {plan.action_status(i)}"
-                                    for i, a in enumerate(plan.actions))
+                actions = ", ".join(
+                    f"{a.get('kind', '?')}{' (edited)' if i in plan.edited else ''}: "
+                    f"{plan.action_status(i)}" for i, a in enumerate(plan.actions))
                 lines.append(f"  {plan.plan}: {plan.status} [{actions}]")
         if self.approvals:
             lines.append(f"approvals ({len(self.approvals)}):")

@@ -222,6 +222,12 @@ def test_an_action_edited_in_the_card_is_sent_and_shown_after_the_decision(
     row = card.locator("tr.fnb-action").first
     expect(row.locator(".fnb-badge")).to_have_text("edited")
     expect(row.locator(".fnb-payload-view")).to_contain_text("4")
+    row.locator("button.fnb-revert").click()  # back to the plan's payload, editor closed
+    expect(approve).to_have_text("Approve")
+    expect(row.locator(".fnb-badge")).to_have_count(0)
+    expect(editor).to_have_count(0)
+    card.locator("button.fnb-edit").first.click()
+    editor.fill('{"sku": "A", "units": 4}')
     card.locator("input[type=checkbox]").nth(1).uncheck()
     expect(approve).to_have_text("Approve 1 of 2 with 1 edit")
     assert assert_readable(page, f"card while editing ({theme})") > 5

@@ -72,6 +72,7 @@ def test_edit_and_deselect_together(dispatcher) -> None:
     shown = state.plans["r1@v1"]
     assert [shown.action_status(i) for i in range(2)] == ["deselected", "executed"]
     assert shown.actions[1]["payload"] == {"sku": "Y"}
+    assert "restock: deselected, retire (edited): executed" in state.summary()
 
 
 BAD_EDITS = [
