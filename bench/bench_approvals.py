@@ -1,10 +1,14 @@
 """Durable approval round trips: pause at a gate, persist, answer, resume from the store.
 
-flowai_nb: an executor run calls ``execute_plan`` on a stored draft plan; the
-plans gate pauses the run (its state persisted in the ``kv`` store) and the
-consumer walks away; a second runtime over the same store answers with
-``respond_to_approval(..., "approve")`` and resumes the run from what it reads
-back, which dispatches the plan and finishes. LangGraph: a graph whose gate
+flowai_nb, two gates: (plan gate) an executor run calls ``execute_plan`` on a
+stored draft plan; the plans gate pauses the run (its state persisted in the
+``kv`` store) and the consumer walks away; a second runtime over the same store
+answers with ``respond_to_approval(..., "approve")`` and resumes the run from
+what it reads back, which claims, approves and dispatches the plan (its status
+history written as it goes) and finishes after the model's last turn. (tool gate)
+the same with ``Runtime.call_tool`` of a tool whose policy is ``always``: one
+gated call as a run of its own, no model turn, the way MCP clients call tools,
+and the closest match to the peer's graph. LangGraph: a graph whose gate
 node calls ``interrupt()``; a second graph on its own checkpointer connection
 resumes it with ``Command(resume="approve")``. Both sides use the same
 durability: on SQLite, WAL with ``synchronous=NORMAL`` (the flowai_nb store's
@@ -26,6 +30,7 @@ import itertools
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +59,62 @@ class RestockPlan(BaseModel):
     """A list of restock orders."""
 
     actions: list[fa.TaggedUnion(Restock)]
+
+
+async def _round_trip(pauser: ThreadPoolExecutor, start: Callable[[], Any], resumer: Any,
+                      thread: str) -> None:
+    """Run ``start()`` until its approval gate on a loop of its own that then ends (like a
+    restarted kernel); answer and resume it from the store with ``resumer``."""
+
+    async def pause() -> dict[str, Any] | None:
+        async for event in start():
+            if event["type"] == "approval-required":
+                return event  # paused and persisted: this "kernel" stops here
+        return None
+
+    gate = await asyncio.get_running_loop().run_in_executor(pauser, asyncio.run, pause())
+    if gate is None:
+        raise RuntimeError(f"the run in {thread} did not pause")
+    await resumer.respond_to_approval(gate["approvalId"], "approve")
+    stream = resumer.query(None, thread, resume=gate["resumeToken"])
+    await stream.collect()
+    if stream.status != "completed":
+        raise RuntimeError(f"the run in {thread} ended {stream.status}")
+
+
+def tool_gate_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
+    """flowai_nb: ``call_tool`` of a gated tool pauses in one runtime; a second runtime over
+    the same store answers and resumes it from the store, which runs the tool."""
+    calls: list[dict[str, Any]] = []
+
+    @fa.define_tool("restock", "Order more units of one product.", {"sku": str, "units": int},
+                    approval="always")
+    def restock(args: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        calls.append(args)
+        return {"entitiesAffected": 1}
+
+    spec = fa.define_runtime(
+        fa.define_tenant("bench-tools", "1"),
+        agents=[fa.define_specialist("operator", model="scripted", prompt="Operate.",
+                                     tools=[restock])],
+        storage_factories=_storage(kind, where),
+    )
+    rt = fa.create_runtime(spec, interpreter="scripted")
+    resumer = fa.create_runtime(spec, interpreter="scripted")
+    ids = itertools.count()
+
+    pauser = ThreadPoolExecutor(1)
+
+    async def run(n: int) -> None:
+        before = len(calls)
+        for _ in range(n):
+            thread = f"call-{next(ids)}"
+            await _round_trip(pauser, lambda thread=thread: rt.call_tool(
+                "restock", {"sku": "A", "units": 10}, thread_id=thread), resumer, thread)
+        if len(calls) - before != n:
+            raise RuntimeError(f"{n} round trips ran the tool {len(calls) - before} times")
+
+    return Contender("flowai_nb tool gate", run), [rt, resumer]
 
 
 def _script(*turns: dict[str, Any]) -> str:
@@ -98,34 +159,19 @@ def flowai_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
                 raise RuntimeError(f"storing plan {plan_id} failed: {stream.status}")
             ready.append(plan_id)
 
-    async def pause(plan_id: str) -> dict[str, Any] | None:
-        async for event in rt.run_agent("executor", _script(
-                {"tool": "execute_plan", "args": {"plan_id": plan_id}},
-                {"text": "Executed."}), thread_id=f"exec-{plan_id}"):
-            if event["type"] == "approval-required":
-                return event  # paused and persisted: this "kernel" stops here
-        return None
-
     pauser = ThreadPoolExecutor(1)
 
     async def run(n: int) -> None:
         before = len(dispatched)
-        loop = asyncio.get_running_loop()
         for _ in range(n):
             plan_id = ready.pop()
-            # the first runtime's event loop ends at the gate, like a restarted kernel
-            gate = await loop.run_in_executor(pauser, asyncio.run, pause(plan_id))
-            if gate is None:
-                raise RuntimeError(f"executing plan {plan_id} did not pause")
-            await resumer.respond_to_approval(gate["approvalId"], "approve")
-            stream = resumer.query(None, f"exec-{plan_id}", resume=gate["resumeToken"])
-            await stream.collect()
-            if stream.status != "completed":
-                raise RuntimeError(f"executing plan {plan_id} ended {stream.status}")
+            await _round_trip(pauser, lambda plan_id=plan_id: rt.run_agent("executor", _script(
+                {"tool": "execute_plan", "args": {"plan_id": plan_id}},
+                {"text": "Executed."}), thread_id=f"exec-{plan_id}"), resumer, f"exec-{plan_id}")
         if len(dispatched) - before != n:
             raise RuntimeError(f"{n} round trips dispatched {len(dispatched) - before} plans")
 
-    return Contender("flowai_nb", run, prepare), [rt, resumer]
+    return Contender("flowai_nb plan gate", run, prepare), [rt, resumer]
 
 
 def _graph(saver: Any) -> Any:
@@ -185,10 +231,17 @@ def _sqlite_conn(path: Path) -> Any:
     return conn
 
 
+def _ours(kind: str, where: str) -> tuple[list[Contender], list[Any]]:
+    """Both flowai_nb gates on one store (plan gate first)."""
+    plan, closers = flowai_contender(kind, where)
+    tool, more = tool_gate_contender(kind, where)
+    return [plan, tool], closers + more
+
+
 async def measure_sqlite(workdir: Path, rounds: int) -> list[Row]:
     """flowai_nb vs LangGraph SqliteSaver, same WAL/synchronous settings on both."""
-    ours, closers = flowai_contender("sqlite", str(workdir / "flowai.db"))
-    contenders = [ours]
+    ours, closers = _ours("sqlite", str(workdir / "flowai.db"))
+    contenders = list(ours)
     peer_name = "LangGraph (interrupt + SqliteSaver, WAL, synchronous=NORMAL)"
     try:
         from langgraph.checkpoint.sqlite import SqliteSaver
@@ -199,16 +252,19 @@ async def measure_sqlite(workdir: Path, rounds: int) -> list[Row]:
     except ImportError:
         pass
     medians = await _timed(contenders, closers, rounds)
-    rate = 1 / medians["flowai_nb"]
-    workload = "SQLite: pause + approve + resume from the store"
-    rows = [Row(workload, _rate(rate), bar=f">= {BAR:,.0f} round trips/s", passed=rate >= BAR)]
-    if peer_name not in medians:
-        rows.append(Row(workload, _rate(rate), peer_name,
-                        PEER_HINT + " langgraph-checkpoint-sqlite"))
-    else:
-        theirs = 1 / medians[peer_name]
-        rows.append(Row(workload, _rate(rate), peer_name, _rate(theirs), rate / theirs,
-                        f">= {SQLITE_BAR:g}x", rate / theirs >= SQLITE_BAR))
+    rows = []
+    for contender in ours:
+        rate = 1 / medians[contender.name]
+        workload = f"SQLite, {contender.name.split()[-2]} gate: pause + approve + resume"
+        rows.append(Row(workload, _rate(rate), bar=f">= {BAR:,.0f} round trips/s",
+                        passed=rate >= BAR))
+        if peer_name not in medians:
+            rows.append(Row(workload, _rate(rate), peer_name,
+                            PEER_HINT + " langgraph-checkpoint-sqlite"))
+        else:
+            theirs = 1 / medians[peer_name]
+            rows.append(Row(workload, _rate(rate), peer_name, _rate(theirs), rate / theirs,
+                            f">= {SQLITE_BAR:g}x", rate / theirs >= SQLITE_BAR))
     return rows
 
 
@@ -233,10 +289,10 @@ async def measure_postgres(url: str, rounds: int) -> list[Row]:
     """flowai_nb vs LangGraph PostgresSaver on one durable server, with the commit floor."""
     import psycopg
 
-    ours, closers = flowai_contender("postgres", url)
+    ours, closers = _ours("postgres", url)
     floor, conn = _commit_contender(url)
     closers.append(conn)
-    contenders = [ours, floor]
+    contenders = [*ours, floor]
     peer_name = "LangGraph (interrupt + PostgresSaver)"
     try:
         from langgraph.checkpoint.postgres import PostgresSaver
@@ -251,19 +307,23 @@ async def measure_postgres(url: str, rounds: int) -> list[Row]:
     except ImportError:
         pass
     medians = await _timed(contenders, closers, rounds)
-    ours_s, commit_s = medians["flowai_nb"], medians[floor.name]
-    commits = ours_s / commit_s
-    workload = "PostgreSQL (synchronous_commit=on): pause + approve + resume from the store"
-    rows = [Row(workload, f"{commits:.2f} commits", "one durable commit",
-                f"{commit_s * 1e3:.3f} ms", bar=f"<= {PG_COMMITS_BAR:g} commits",
-                passed=commits <= PG_COMMITS_BAR)]
-    if peer_name not in medians:
-        rows.append(Row(workload, _rate(1 / ours_s), peer_name,
-                        PEER_HINT + " langgraph-checkpoint-postgres"))
-    else:
-        theirs = medians[peer_name]
-        rows.append(Row(workload, _rate(1 / ours_s), peer_name, _rate(1 / theirs),
-                        theirs / ours_s, f">= {PG_BAR:g}x", theirs / ours_s >= PG_BAR))
+    commit_s = medians[floor.name]
+    rows = []
+    for contender in ours:
+        ours_s = medians[contender.name]
+        commits = ours_s / commit_s
+        workload = (f"PostgreSQL (synchronous_commit=on), {contender.name.split()[-2]} gate: "
+                    f"pause + approve + resume")
+        rows.append(Row(workload, f"{commits:.2f} commits", "one durable commit",
+                        f"{commit_s * 1e3:.3f} ms", bar=f"<= {PG_COMMITS_BAR:g} commits",
+                        passed=commits <= PG_COMMITS_BAR))
+        if peer_name not in medians:
+            rows.append(Row(workload, _rate(1 / ours_s), peer_name,
+                            PEER_HINT + " langgraph-checkpoint-postgres"))
+        else:
+            theirs = medians[peer_name]
+            rows.append(Row(workload, _rate(1 / ours_s), peer_name, _rate(1 / theirs),
+                            theirs / ours_s, f">= {PG_BAR:g}x", theirs / ours_s >= PG_BAR))
     return rows
 
 

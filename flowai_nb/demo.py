@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sqlite3
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 import flowai_nb as fa
+from flowai_nb._json import dumps
 
 LOW_STOCK_SQL = (
     "SELECT p.sku, p.name, i.on_hand, i.reorder_point FROM inventory i "
@@ -118,7 +118,7 @@ def build(db: Path) -> fa.RuntimeSpec:
 
 
 def _short(value: Any, width: int = 96) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = value if isinstance(value, str) else dumps(value, compact=False)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

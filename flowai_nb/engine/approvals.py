@@ -174,14 +174,16 @@ class ApprovalBroker:
         """The recorded decision, or ``None`` while pending."""
         return self._kv.get(f"approval-decisions/{approval_id}")
 
-    async def wait(self, approval_id: str, timeout: float | None) -> dict[str, Any]:
+    async def wait(self, approval_id: str, timeout: float | None, *,
+                   check_first: bool = True) -> dict[str, Any]:
         """Wait (without blocking the loop) for a decision; reject on ``timeout`` seconds.
 
         A decision given in this process wakes the run at once; one written by
         another process sharing the store (a second kernel, an MCP server) is
-        noticed within :attr:`POLL_SECONDS`.
+        noticed within :attr:`POLL_SECONDS`. ``check_first=False`` skips reading the
+        store before the first wait (for a gate that was opened just now).
         """
-        existing = self.decision(approval_id)
+        existing = self.decision(approval_id) if check_first else None
         if existing is not None:
             return existing
         loop = asyncio.get_running_loop()
@@ -246,59 +248,54 @@ async def requires_approval(services: RunServices, policy: ApprovalPolicy, args:
 
 async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *, kind: str,
                target: str, payload: dict[str, Any], policy: ApprovalPolicy,
-               predicate_args: Any) -> dict[str, Any]:
+               predicate_args: Any, decided: dict[str, Any] | None = None) -> dict[str, Any]:
     """Open a gate if ``policy`` requires it, wait for the decision and return it.
 
     Opening persists the paused run (so it can be resumed anywhere) and emits
     ``approval-required``; the decision is emitted as ``approval-decision``.
+    ``decided``: the gate's stored decision when the caller has just read it.
     """
     approval_id = f"ap-{run.id}-{use['id']}-{kind}"
     services = run.services
     broker = services.broker
     if approval_id in run.decided:
-        return broker.decision(approval_id) or APPROVED
-    record = broker.get(approval_id)
-    if record is None:
-        if not await requires_approval(services, policy, predicate_args, kind=kind,
-                                       target=target, agent=agent):
-            return APPROVED
-        run.resume_token = run.token
-        request = {"approvalId": approval_id, "runId": run.id, "threadId": run.thread_id,
-                   "agent": agent.name, "kind": kind, "target": target,
-                   "payload": jsonable(payload), "resumeToken": run.resume_token}
-        run.open_gate = approval_id
-        event = run.record(ev.ApprovalRequired, frame, approval_id, kind, target,
-                           request["payload"], run.resume_token)
-        run.pause_seq = run.seq
-        run.persist(open_approval=request)
-        run.deliver(event, frame)
-    else:  # resumed at an open gate: what was asked is in the record
-        request = {k: v for k, v in record.items()
-                   if k not in ("status", "decision", "createdAt")}
-    if run.approver is not None and broker.decision(approval_id) is None:
+        return decided or broker.decision(approval_id) or APPROVED
+    fresh = False
+    decision = decided
+    if decision is None and run.may_have_gate(approval_id):
+        decision = broker.decision(approval_id)
+    if decision is None:
+        record = broker.get(approval_id) if run.may_have_gate(approval_id) else None
+        if record is None:
+            if not await requires_approval(services, policy, predicate_args, kind=kind,
+                                           target=target, agent=agent):
+                return APPROVED
+            fresh = True
+            run.resume_token = run.token
+            request = {"approvalId": approval_id, "runId": run.id, "threadId": run.thread_id,
+                       "agent": agent.name, "kind": kind, "target": target,
+                       "payload": jsonable(payload), "resumeToken": run.resume_token}
+            run.open_gate = approval_id
+            event = run.record(ev.ApprovalRequired, frame, approval_id, kind, target,
+                               request["payload"], run.resume_token)
+            run.pause_seq = run.seq
+            run.persist(open_approval=request)
+            run.deliver(event, frame)
+        else:  # resumed at an open gate: what was asked is in the record
+            request = {k: v for k, v in record.items()
+                       if k not in ("status", "decision", "createdAt")}
+        if run.approver is not None:
+            decision = await _ask_approver(run, frame, approval_id, request)
+    if decision is None:
+        run.parked = run.open_gate = approval_id
+        run.status = "paused"
         try:
-            answer = await maybe_await(run.approver(request))
-        except (ValueError, TypeError) as exc:
-            raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
-                            "approver", frame) from None
-        except Exception as exc:
-            raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
-                            "approver", frame) from None
-        if answer is not None:
-            try:
-                broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
-                               answer.get("partial"))
-            except RuntimeError:
-                pass  # someone answered first; their decision stands
-            except ValueError as exc:  # e.g. an edited payload the plan type refuses
-                raise RunFailed(f"the approval policy's decision on {approval_id} is invalid: "
-                                f"{exc}", "approver", frame) from None
-    run.parked = run.open_gate = approval_id
-    run.status = "paused"
-    try:
-        decision = await broker.wait(approval_id, services.approval_timeout)
-    finally:
-        run.parked = None
+            # a gate opened just now has no decision yet: one given meanwhile by another
+            # thread or process is found by the wait's next poll
+            decision = await broker.wait(approval_id, services.approval_timeout,
+                                         check_first=not fresh)
+        finally:
+            run.parked = None
     run.open_gate = None
     run.status = "running"
     run.claim()
@@ -306,3 +303,27 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
     run.emit(ev.ApprovalDecision, frame, approval_id, decision["outcome"],
              decision.get("feedback"), decision.get("partial"))
     return decision
+
+
+async def _ask_approver(run: Run, frame: Frame, approval_id: str,
+                        request: dict[str, Any]) -> dict[str, Any] | None:
+    """The headless approval policy's decision, recorded; ``None``: ask a person."""
+    broker = run.services.broker
+    try:
+        answer = await maybe_await(run.approver(request))
+    except (ValueError, TypeError) as exc:
+        raise RunFailed(f"the approval policy failed on {approval_id}: {exc}",
+                        "approver", frame) from None
+    except Exception as exc:
+        raise RunFailed(f"the approval policy raised {type(exc).__name__}: {exc}",
+                        "approver", frame) from None
+    if answer is None:
+        return None
+    try:
+        return broker.resolve(approval_id, answer["outcome"], answer.get("feedback"),
+                              answer.get("partial"))
+    except RuntimeError:  # someone answered first; their decision stands
+        return broker.decision(approval_id)
+    except ValueError as exc:  # e.g. an edited payload the plan type refuses
+        raise RunFailed(f"the approval policy's decision on {approval_id} is invalid: "
+                        f"{exc}", "approver", frame) from None

@@ -93,20 +93,23 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
     plan_id, thread = record["id"], record["threadId"]
     approval_id = f"ap-{run.id}-{use['id']}-plan"
     resuming_revision = frame.child is not None and frame.child.parent_call == use["id"]
-    decided = approval_id in run.decided or services.broker.decision(approval_id) is not None
+    known = run.may_have_gate(approval_id)  # else no record or decision can exist yet
+    stored = services.broker.decision(approval_id) if known else None
+    decided = approval_id in run.decided or stored is not None
     if not resuming_revision and not decided \
             and record["status"] not in ("draft", "pending_approval"):
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} is {record['status']}; only a draft plan can be executed"))
     policy = services.spec.plan_policy(agent)
-    needs = decided or services.broker.get(approval_id) is not None \
+    needs = decided or (known and services.broker.get(approval_id) is not None) \
         or await requires_approval(services, policy, record, kind="plan", target=plan_id,
                                    agent=agent)
     decision = APPROVED
     if needs:
         if record["status"] == "draft" and not resuming_revision and not decided:
             plans = services.plans
-            ops = plans.status_ops(plan_id, "pending_approval", None, thread_id=thread)
+            ops = plans.status_ops(plan_id, "pending_approval", None, record=record)
+            record = ops[-1][2]
             if plans.kv is services.kv:  # written with the paused run the gate persists
                 run.stage(ops, ev.PlanStatus, frame, plan_id, "pending_approval")
             else:
@@ -115,7 +118,7 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
             run, frame, agent, use, kind="plan", target=plan_id,
             payload={"planId": plan_id, "plan": record["plan"], "actions": record["actions"],
                      "body": record["body"]},
-            policy=ApprovalPolicy(kind="always"), predicate_args=record)
+            policy=ApprovalPolicy(kind="always"), predicate_args=record, decided=stored)
     outcome = decision["outcome"]
     feedback = decision.get("feedback")
     if outcome == "reject":
@@ -126,7 +129,8 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
             f"{': ' + str(feedback) if feedback else ''}. Do not execute or retry it."))
     if outcome == "revise":
         return await _revise(run, frame, use, plan_id, thread, decision)
-    return await _dispatch(run, frame, use, plan_id, thread, decision)
+    return await _dispatch(run, frame, use, plan_id, thread, decision,
+                           None if needs and decision is not stored else record)
 
 
 async def _revise(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, thread: str,
@@ -171,63 +175,94 @@ async def _revise(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, thr
 
 
 async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, thread: str,
-                    decision: dict[str, Any]) -> dict[str, Any]:
+                    decision: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:
+    """Claim, approve and execute an approved plan of ``thread`` (``record``: as just read,
+    if it was)."""
     services = run.services
-    if not services.plans.claim_execution(plan_id, run.id, thread_id=thread):
-        return run.tool_result(frame, use, error=(
-            f"plan {plan_id} was already executed by another run; store a new version to "
-            f"run it again"))
-    record = services.plans.get(plan_id, thread_id=thread)
-    if record["status"] in ("executed", "failed", "needs_reconciliation"):
-        return _already_settled(run, frame, use, record)
-    if record["status"] == "executing":  # a crash fell between dispatch and its result
-        note = {"error": "the process running this plan stopped while the action dispatcher "
-                         "was running; whether the actions were applied is unknown"}
-        _plan_status(run, frame, plan_id, "needs_reconciliation", note, thread=thread)
-        return run.tool_result(frame, use, error=(
-            f"plan {plan_id} needs reconciliation: {note['error']}. Do not execute it again."))
+    plans = services.plans
+    if record is None:
+        record = plans.get(plan_id, thread_id=thread)
+    # Only a run that claimed the plan and stopped can find it past ``approved``: who
+    # claimed it is read then (and when the claim below loses), not on every execution.
+    owner = (plans.execution_owner(plan_id, thread_id=thread) if record["status"] in _CLAIMED
+             else None)
+    if owner is not None and owner != run.id:
+        return _executed_elsewhere(run, frame, use, plan_id)
+    if owner == run.id:  # a resumed run whose process stopped after claiming the plan
+        if record["status"] in ("executed", "failed", "needs_reconciliation"):
+            return _already_settled(run, frame, use, record)
+        if record["status"] == "executing":  # a crash fell between dispatch and its result
+            note = {"error": "the process running this plan stopped while the action "
+                             "dispatcher was running; whether the actions were applied is "
+                             "unknown"}
+            _plan_status(run, frame, plan_id, "needs_reconciliation", note, thread=thread)
+            return run.tool_result(frame, use, error=(
+                f"plan {plan_id} needs reconciliation: {note['error']}. Do not execute it "
+                f"again."))
+    problem: str | None = None
+    steps: list[tuple[str, Any]] = []
     try:
         selection = select_actions(record, decision.get("partial"),
                                    services.spec.plans_by_name.get(record["plan"]))
     except ValueError as exc:  # a decision recorded without these checks (an older process)
-        _plan_status(run, frame, plan_id, "failed", {"error": str(exc)}, thread=thread)
-        return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
-    if record["status"] != "approved":
-        _plan_status(run, frame, plan_id, "approved", selection.note(), thread=thread)
-    dispatcher = services.dispatcher
-    if dispatcher is None:
-        _plan_status(run, frame, plan_id, "failed", {"error": "no action_dispatcher"},
-                     thread=thread)
+        problem, indexed = str(exc), []
+    else:
+        indexed = selection.actions
+        if record["status"] != "approved":
+            steps.append(("approved", selection.note()))
+    resolved: dict[str, dict[str, Any]] = {}
+    if problem is not None:
+        pass
+    elif services.dispatcher is None:
+        problem = "no action_dispatcher"
+    else:
+        try:
+            for _, action in indexed:
+                for ref in action.get("references") or []:
+                    kind, ref_id = parse_envelope(ref)
+                    resolved.setdefault(kind, {})[ref_id] = services.refs.resolve(ref)
+        except (LookupError, ValueError) as exc:
+            problem = str(exc)
+    # Claiming the plan, approving it and (when it can run) handing its actions over,
+    # with their idempotency keys and events: one transaction. The events are delivered
+    # once the dispatcher has been called, so whoever sees ``executing`` (or stops the
+    # process right after it) knows the actions were handed over.
+    keys = [idempotency_key(thread, plan_id, i) for i, _ in indexed]
+    steps.append(("failed", {"error": problem}) if problem is not None
+                 else ("executing", {"dispatch": keys}))
+    ops = plans.status_ops(plan_id, *steps[0], record=record, then=tuple(steps[1:]), fields=(
+        None if problem is not None else
+        {"dispatchedActions": [{"index": i, **action} for i, action in indexed]}))
+    record = ops[-1][2]
+    reports: list[tuple[Any, ...]] = [(ev.PlanStatus, plan_id, status) for status, _ in steps]
+    if problem is None:
+        reports += [(ev.ActionStatus, plan_id, i, action["kind"], "executing")
+                    for i, action in indexed]
+    events = None
+    if owner is None:
+        claim = plans.claim_op(plan_id, run.id, thread_id=thread)
+        events = run.guarded_transition([claim, *ops], plans.kv, frame, *reports,
+                                        deliver=problem is not None)
+    if events is None and (owner == run.id
+                           or plans.execution_owner(plan_id, thread_id=thread) == run.id):
+        # this run's own earlier claim (its process stopped right after it)
+        events = run.guarded_transition(ops, plans.kv, frame, *reports,
+                                        deliver=problem is not None)
+    if events is None:  # another run claimed the plan first
+        return _executed_elsewhere(run, frame, use, plan_id)
+    if problem == "no action_dispatcher":
         return run.tool_result(frame, use, error=(
             f"plan {plan_id} is approved but no action_dispatcher is configured; pass "
             f"create_runtime(action_dispatcher=...)"))
-    indexed = selection.actions
-    resolved: dict[str, dict[str, Any]] = {}
-    try:
-        for _, action in indexed:
-            for ref in action.get("references") or []:
-                kind, ref_id = parse_envelope(ref)
-                resolved.setdefault(kind, {})[ref_id] = services.refs.resolve(ref)
-    except (LookupError, ValueError) as exc:
-        _plan_status(run, frame, plan_id, "failed", {"error": str(exc)}, thread=thread)
-        return run.tool_result(frame, use, error=f"plan {plan_id} failed: {exc}")
-    # The plan status, the idempotency keys of its actions and their events: one transaction.
-    # The events are delivered once the dispatcher has been called, so whoever sees
-    # ``executing`` (or stops the process right after it) knows the actions were handed over.
-    keys = [idempotency_key(thread, plan_id, i) for i, _ in indexed]
-    ops = services.plans.status_ops(plan_id, "executing", {"dispatch": keys}, thread_id=thread,
-                                    fields={"dispatchedActions": [{"index": i, **action}
-                                                                  for i, action in indexed]})
-    recorded = [run.record(ev.PlanStatus, frame, plan_id, "executing")]
-    recorded += [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], "executing")
-                 for i, action in indexed]
-    run.commit(ops, services.plans.kv)
+    if problem is not None:
+        return run.tool_result(frame, use, error=f"plan {plan_id} failed: {problem}")
     actions = [action for _, action in indexed]
     ctx = services.context(run, frame.agent, use["id"],
                            extra={"resolved_refs": resolved, "plan": record,
                                   "idempotency_keys": keys})
+    recorded = events
     try:
-        pending = dispatcher(actions, ctx)
+        pending = services.dispatcher(actions, ctx)
         for event in recorded:
             run.deliver(event, frame)
         recorded = []
@@ -245,11 +280,11 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, t
         run.deliver(event, frame)
     final = "failed" if problem is not None else "executed"
     note = {"error": problem} if problem is not None else outcome
-    ops = services.plans.status_ops(plan_id, final, note, thread_id=thread)
+    ops = plans.status_ops(plan_id, final, note, record=record)
     recorded = [run.record(ev.ActionStatus, frame, plan_id, i, action["kind"], final)
                 for i, action in indexed]
     recorded.append(run.record(ev.PlanStatus, frame, plan_id, final))
-    run.commit(ops, services.plans.kv)
+    run.commit(ops, plans.kv)
     for event in recorded:
         run.deliver(event, frame)
     if problem is not None:
@@ -258,6 +293,17 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, t
     if outcome:
         result.update(jsonable(outcome))
     return run.tool_result(frame, use, result=result)
+
+
+_CLAIMED = ("approved", "executing", "executed", "failed", "needs_reconciliation")
+"""Plan statuses only a claimed execution writes (or an older claim-then-approve)."""
+
+
+def _executed_elsewhere(run: Run, frame: Frame, use: dict[str, Any],
+                        plan_id: str) -> dict[str, Any]:
+    return run.tool_result(frame, use, error=(
+        f"plan {plan_id} was already executed by another run; store a new version to run it "
+        f"again"))
 
 
 def _already_settled(run: Run, frame: Frame, use: dict[str, Any],

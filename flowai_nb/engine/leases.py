@@ -27,7 +27,8 @@ class LeaseStore:
         self._kv = kv
 
     @staticmethod
-    def _key(run_id: str) -> str:
+    def key(run_id: str) -> str:
+        """Where a run's lease is stored."""
         return f"leases/{run_id}"
 
     def put_op(self, run_id: str, owner: str, seconds: float) -> Op:
@@ -35,7 +36,7 @@ class LeaseStore:
 
         Only for an owner that holds the lease or a run nobody else knows of yet.
         """
-        return ("put", self._key(run_id), {"owner": owner,
+        return ("put", self.key(run_id), {"owner": owner,
                                            "expiresAt": now_ms() + int(seconds * 1000)})
 
     def acquire(self, run_id: str, owner: str, seconds: float,
@@ -47,37 +48,37 @@ class LeaseStore:
         """
         ttl = max(1, int(seconds * 1000))
         record = {"owner": owner, "expiresAt": now_ms() + ttl}
-        if self._kv.add(self._key(run_id), record, ttl_ms=ttl):
+        if self._kv.add(self.key(run_id), record, ttl_ms=ttl):
             return
-        current = self._kv.get(self._key(run_id))
+        current = self._kv.get(self.key(run_id))
         if current is None:  # released in between
-            if self._kv.add(self._key(run_id), record, ttl_ms=ttl):
+            if self._kv.add(self.key(run_id), record, ttl_ms=ttl):
                 return
-            current = self._kv.get(self._key(run_id)) or record
+            current = self._kv.get(self.key(run_id)) or record
         if current.get("owner") != owner and not gone(current.get("owner")):
             raise _held(run_id, current)
-        self._kv.put(self._key(run_id), record, ttl_ms=ttl)
+        self._kv.put(self.key(run_id), record, ttl_ms=ttl)
 
     def renew(self, run_id: str, owner: str, seconds: float) -> bool:
         """Extend ``owner``'s lease; ``False`` if it lost the lease meanwhile."""
-        current = self._kv.get(self._key(run_id))
+        current = self._kv.get(self.key(run_id))
         if current is None or current.get("owner") != owner:
             return False  # released, expired or taken over: never recreate it here
         ttl = max(1, int(seconds * 1000))
-        self._kv.put(self._key(run_id), {"owner": owner, "expiresAt": now_ms() + ttl},
+        self._kv.put(self.key(run_id), {"owner": owner, "expiresAt": now_ms() + ttl},
                      ttl_ms=ttl)
         return True
 
     def release_ops(self, run_id: str, owner: str) -> list[Op]:
         """The write that gives the lease up (nothing if ``owner`` does not hold it)."""
-        current = self._kv.get(self._key(run_id))
+        current = self._kv.get(self.key(run_id))
         if current is None or current.get("owner") != owner:
             return []
-        return [("delete", self._key(run_id), None)]
+        return [("delete", self.key(run_id), None)]
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """The live lease of a run, or ``None``."""
-        return self._kv.get(self._key(run_id))
+        return self._kv.get(self.key(run_id))
 
 
 def _held(run_id: str, lease: dict[str, Any]) -> RunLeasedError:

@@ -149,12 +149,20 @@ class PlanStore:
                 f"pass thread_id= one of them", threads=threads)
         return threads[0]
 
-    def claim_execution(self, plan_id: str, run_id: str, *, thread_id: str) -> bool:
-        """Reserve plan ``plan_id`` of ``thread_id`` for execution by ``run_id``; exactly
-        one run ever wins. The same run may claim again (a resumed run re-executing its
-        own gate)."""
-        key = f"plan-executions/{thread_id}/{plan_id}"
-        return self._kv.add(key, run_id) or self._kv.get(key) == run_id
+    @staticmethod
+    def _claim_key(plan_id: str, thread_id: str) -> str:
+        return f"plan-executions/{thread_id}/{plan_id}"
+
+    def execution_owner(self, plan_id: str, *, thread_id: str) -> str | None:
+        """The run that claimed plan ``plan_id`` of ``thread_id`` for execution, or ``None``."""
+        owner: str | None = self._kv.get(self._claim_key(plan_id, thread_id))
+        return owner
+
+    def claim_op(self, plan_id: str, run_id: str, *, thread_id: str) -> Op:
+        """The guard that reserves plan ``plan_id`` of ``thread_id`` for execution by
+        ``run_id``: an ``add``, so of all runs ever writing it in a transaction exactly one
+        wins."""
+        return ("add", self._claim_key(plan_id, thread_id), run_id)
 
     @property
     def kv(self) -> KeyValueStore:
@@ -162,19 +170,30 @@ class PlanStore:
         return self._kv
 
     def status_ops(self, plan_id: str, status: str, note: Any = None, *,
-                   thread_id: str, fields: dict[str, Any] | None = None) -> list[Op]:
+                   thread_id: str | None = None, record: dict[str, Any] | None = None,
+                   then: tuple[tuple[str, Any], ...] = (),
+                   fields: dict[str, Any] | None = None) -> list[Op]:
         """The store writes that move plan ``plan_id`` of ``thread_id`` to ``status``
-        (appending to its history) and set ``fields`` of its record (such as
-        ``dispatchedActions``)."""
-        if status not in PLAN_STATUSES:
-            raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {status!r}")
-        record = self.get(plan_id, thread_id=thread_id)
+        (appending to its history), then through each ``(status, note)`` of ``then``, and
+        set ``fields`` of its record (such as ``dispatchedActions``): one write of the
+        record.
+
+        ``record`` is the plan as just read (saves reading it again; its ``threadId``
+        is the thread then).
+        """
+        steps = ((status, note), *then)
+        for step, _ in steps:
+            if step not in PLAN_STATUSES:
+                raise ValueError(f"plan status must be one of {PLAN_STATUSES}; got {step!r}")
+        record = dict(record) if record is not None else self.get(plan_id, thread_id=thread_id)
         record.update(fields or {})
         now = now_ms()
-        record["status"] = status
+        record["history"] = [*record["history"],
+                             *({"status": s, "ts": now, "note": n} for s, n in steps)]
+        record["status"] = steps[-1][0]
         record["updatedAt"] = now
-        record["history"].append({"status": status, "ts": now, "note": note})
-        return [("put", _record_key(thread_id, record["baseId"], record["version"]), record)]
+        key = _record_key(record["threadId"], record["baseId"], record["version"])
+        return [("put", key, record)]
 
     def set_status(self, plan_id: str, status: str, note: Any = None, *,
                    thread_id: str) -> None:
@@ -225,6 +244,6 @@ def _migrate(kv: KeyValueStore) -> None:
                     ("delete", key, None)]
             claim = kv.get(f"plan-executions/{record['id']}")
             if claim is not None:
-                ops += [("put", f"plan-executions/{thread}/{record['id']}", claim),
+                ops += [("put", PlanStore._claim_key(record["id"], thread), claim),
                         ("delete", f"plan-executions/{record['id']}", None)]
         kv.write(ops)

@@ -36,7 +36,7 @@ from .journal import FLUSH_SECONDS, JOURNAL_NOTICE, Journal
 from .options import RunOptions
 from .tool_exec import ToolError, checked_args, error_text, tool_result_value
 from .tools import call_handler
-from .traces import TraceRecorder
+from .traces import TraceRecorder, trace_id_of
 
 if TYPE_CHECKING:
     from .services import RunServices
@@ -73,6 +73,8 @@ class Run:
         self.approver = approver
         self.options = options
         self.interpreter_options = dict(interpreter_options or {})
+        self.interpreter_state: dict[str, Any] = {}
+        """What the interpreter keeps for this run (``TurnRequest.state``), saved with it."""
         self.direct_call = direct_call
         """``{id, tool, args}`` when the run is one tool call (``Runtime.call_tool``)."""
         self.seq = 0
@@ -87,8 +89,11 @@ class Run:
         self.call_ids: set[str] = set()
         self._finishing = False
         self.pause_seq: int | None = None
+        self.stored_gates: set[str] | None = set()
+        """Approval ids of this run that may have a stored record besides ``decided``: the
+        gate it was paused at when restored (``None``: unknown, an older snapshot)."""
         self.root: Frame | None = None
-        self.trace = TraceRecorder(f"trace-{run_id}", run_id, thread_id, options.trace_tags())
+        self.trace = TraceRecorder(trace_id_of(run_id), run_id, thread_id, options.trace_tags())
         self.stream: RunStream | None = None
         self.task: asyncio.Task[Any] | None = None
         self._hooks = services.hooks
@@ -118,18 +123,22 @@ class Run:
                **optional: Any) -> dict[str, Any]:
         """Build one event from its ``model`` (the envelope comes from the run and
         ``frame``), number it and add it to the trace; returns its wire form."""
-        if frame is None:
-            agent, parent = self.entry, None
-        else:
-            agent, parent = frame.agent, frame.parent_call
-        event = model(self.id, self.thread_id, self.seq, now_ms(), agent, *fields,
-                      parent_id=parent, **optional).to_wire()
+        event = self._build(self.seq, model, frame, *fields, **optional)
         self.seq += 1
         self.trace.add(event)
         if not self._unjournaled:
             self._schedule_flush()
         self._unjournaled.append(event)
         return event
+
+    def _build(self, seq: int, model: type[Any], frame: Frame | None, *fields: Any,
+               **optional: Any) -> dict[str, Any]:
+        if frame is None:
+            agent, parent = self.entry, None
+        else:
+            agent, parent = frame.agent, frame.parent_call
+        return model(self.id, self.thread_id, seq, now_ms(), agent, *fields,
+                     parent_id=parent, **optional).to_wire()
 
     def deliver(self, event: dict[str, Any], frame: Frame | None) -> None:
         """Hand a recorded event to the stream, the followers and the event hooks."""
@@ -152,25 +161,49 @@ class Run:
     def commit(self, ops: list[Op] | tuple[()] = (), store: KeyValueStore | None = None) -> None:
         """Write ``ops`` (to ``store``, default the engine store) together with the events
         recorded since the last commit, in one transaction when both live in one store."""
+        self._write(list(ops), store, [])
+
+    def guarded_transition(self, ops: list[Op], store: KeyValueStore | None,
+                           frame: Frame | None, *reports: tuple[Any, ...],
+                           deliver: bool = True) -> list[dict[str, Any]] | None:
+        """A state change whose ``ops`` hold ``add`` guards, and the events reporting it
+        (``(model, *fields)`` each): both in one transaction. Only when every guard wins
+        are the events recorded (and, with ``deliver``, delivered: otherwise the caller
+        delivers them); if a guard lost, nothing was written and this returns ``None``."""
+        events = [self._build(self.seq + i, model, frame, *fields)
+                  for i, (model, *fields) in enumerate(reports)]
+        if not self._write(ops, store, events):
+            return None
+        self.seq += len(events)
+        for event in events:
+            self.trace.add(event)
+        for event in events if deliver else ():
+            self.deliver(event, frame)
+        return events
+
+    def _write(self, ops: list[Op], store: KeyValueStore | None,
+               fresh: list[dict[str, Any]]) -> bool:
         pending = self._unjournaled
-        journal = Journal.ops(self.id, self.thread_id, pending)
+        journal = Journal.ops(self.id, self.thread_id, [*pending, *fresh])
         kv = self.services.kv
-        staged, self._staged_ops = self._staged_ops, []
+        staged = self._staged_ops
         if journal:  # wakes followers in other processes (PostgreSQL, Redis)
             journal.append(JOURNAL_NOTICE)
         if store is None or store is kv:
-            if ops or journal or staged:  # an empty transaction still costs a commit
-                kv.write([*staged, *ops, *journal])
+            if (ops or journal or staged) and not kv.write([*staged, *ops, *journal]):
+                return False  # an empty transaction above would still cost a commit
         else:
-            if ops:
-                store.write(list(ops))
+            if ops and not store.write(ops):
+                return False
             if journal or staged:
                 kv.write([*staged, *journal])
+        self._staged_ops = []
         pending.clear()
         if self._staged_events:
             events, self._staged_events = self._staged_events, []
             for event, frame in events:
                 self.deliver(event, frame)
+        return True
 
     def stage(self, ops: list[Op], model: type[Any], frame: Frame | None,
               *fields: Any) -> None:
@@ -390,14 +423,18 @@ class Run:
         return {"runId": self.id, "threadId": self.thread_id, "entry": self.entry,
                 "prompt": self.prompt, "seq": self.seq, "usage": self.usage,
                 "root": self.root.to_json(), "options": self.interpreter_options,
+                "interpreterState": self.interpreter_state,
                 "runOptions": self.options.to_json(), "call": self.direct_call,
                 "decided": self.decided, "pauseSeq": self.pause_seq,
+                "openGate": self.open_gate,
                 "callIds": sorted(self.call_ids),
                 "traceId": self.trace.trace_id, "status": "paused"}
 
     @classmethod
-    def restore(cls, services: RunServices, state: dict[str, Any], approver: Any) -> Run:
-        """Rebuild a paused run from :meth:`snapshot`."""
+    def restore(cls, services: RunServices, state: dict[str, Any], approver: Any,
+                stored: dict[str, Any] | None = None) -> Run:
+        """Rebuild a paused run from :meth:`snapshot` (``stored``: its trace as stored,
+        when already read)."""
         options = RunOptions.from_json(state.get("runOptions") or {"tags": state.get("tags")})
         run = cls(services, run_id=state["runId"], thread_id=state["threadId"],
                   entry=state["entry"], prompt=state["prompt"], approver=approver,
@@ -405,20 +442,30 @@ class Run:
                   direct_call=state.get("call"))
         run.seq = state["seq"]
         run.usage = state["usage"]
+        run.interpreter_state = state.get("interpreterState") or {}
         run.root = Frame.from_json(state["root"])
         run.decided = list(state.get("decided") or [])
         run.call_ids = set(state.get("callIds") or [])
         run.pause_seq = state.get("pauseSeq")
+        run.stored_gates = {state["openGate"]} if state.get("openGate") else \
+            (set() if "openGate" in state else None)
         run.resume_token = run.token
-        stored = services.traces.get(state["traceId"])
+        if stored is None or stored.get("traceId") != state["traceId"]:
+            stored = services.traces.stored(state["traceId"])
         if stored is not None:
-            journaled = services.journal.read(run.id, len(stored["events"]))
-            if journaled:  # a process that stopped after the pause got further
-                stored = {**stored, "events": [*stored["events"], *journaled]}
-                run.seq = max(run.seq, journaled[-1]["seq"] + 1)
+            # every journaled event: a process that stopped after the pause got further
+            stored["events"] = services.journal.read(run.id)
+            if stored["events"]:
+                run.seq = max(run.seq, stored["events"][-1]["seq"] + 1)
             run.trace = TraceRecorder.from_dict(stored)
             run.trace.status = "running"
         return run
+
+    def may_have_gate(self, approval_id: str) -> bool:
+        """Whether a stored approval record ``approval_id`` of this run may exist (so a
+        gate reads the store only when it can find something there)."""
+        return (approval_id in self.decided or self.stored_gates is None
+                or approval_id in self.stored_gates)
 
     def persist(self, open_approval: dict[str, Any] | None = None) -> None:
         """Store the paused state (and the approval it waits for) with the journal."""
@@ -580,6 +627,7 @@ class Run:
             system=agent.system_prompt, messages=frame.messages, tools=tool_defs,
             thread_id=self.thread_id, run_id=self.id, turn=frame.turns,
             prompt_cache_key=agent.prompt_cache_key, options=self.interpreter_options,
+            state=self.interpreter_state,
         )
         parts: list[str] = []
         uses: list[ToolUse] = []

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
+from .._json import dumps
 from ..authoring.agents import AgentSpec
 from ..authoring.runtime_spec import RuntimeSpec
 from ..authoring.secrets import reveal, secret_url
@@ -34,7 +35,7 @@ from .stream import RunStream
 from .tool_exec import DEFAULT_TOOL_TIMEOUT_S, check_timeout
 from .toolkits import DATA_TOOLS
 from .tools import ToolRegistry
-from .traces import TraceStore
+from .traces import TraceStore, trace_id_of
 
 __all__ = ["Runtime", "create_runtime", "INTERPRETERS"]
 
@@ -94,6 +95,7 @@ class Runtime:
         if kv_desc is None and data_environment is not None and data_environment.kv is not None:
             kv_desc = StorageFactorySpec.model_validate(_descriptor(data_environment.kv))
         self._stores: list[KeyValueStore] = []
+        self._closed = False
         namespace = f"tenant/{self.tenant.key}"
         kv = self._open(kv_desc).scoped(namespace)
         self._kv = kv
@@ -241,8 +243,19 @@ class Runtime:
         return self._data()
 
     # -- runs ------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (the runtime then refuses new runs)."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"this runtime (tenant {self.tenant.key!r}) was closed; its "
+                               f"stores are gone: create a new one with create_runtime(...)")
+
     def _start(self, entry: str, prompt: Any, thread_id: str | None, approvals: Any,
                options: RunOptions | None, call: dict[str, Any] | None = None) -> RunStream:
+        self._check_open()
         run_options = check_options(options)
         interpreter_options: dict[str, Any] = {}
         text = "" if prompt is None else prompt
@@ -329,7 +342,7 @@ class Runtime:
             raise ValueError(f"unknown agent {agent!r}; known agents: "
                              f"{[a.name for a in self.spec.agents]}")
         call = {"id": new_id("call"), "tool": tool, "args": dict(args or {})}
-        return self._start(agent, f"{tool} {json.dumps(call['args'], default=str)}",
+        return self._start(agent, f"{tool} {dumps(call['args'], compact=False)}",
                            thread_id, approvals, options, call=call)
 
     def callable_tools(self) -> list[dict[str, Any]]:
@@ -370,6 +383,7 @@ class Runtime:
         return self._start(agent, prompt, thread_id, approvals, options)
 
     def _resume(self, token: str, thread_id: str | None, approvals: Any) -> RunStream:
+        self._check_open()
         if not isinstance(token, str) or not token.startswith(RESUME_PREFIX):
             raise ValueError(f"resume token {token!r} is not a flowai_nb resume token "
                              f"(expected '{RESUME_PREFIX}<run id>')")
@@ -383,7 +397,10 @@ class Runtime:
             if approvals is not None:
                 live.approver = make_approver(approvals)
             return stream
-        state = self._kv.get(f"runs/{run_id}")
+        services = self._run_services
+        # the paused state, its lease and its trace: one read
+        state, lease, trace = self._kv.get_many([
+            f"runs/{run_id}", LeaseStore.key(run_id), TraceStore.key(trace_id_of(run_id))])
         if state is None:
             raise RuntimeError(
                 f"nothing to resume for token {token!r}: no paused run {run_id} for tenant "
@@ -392,14 +409,13 @@ class Runtime:
         if thread_id and thread_id != state["threadId"]:
             raise ValueError(f"resume token {token!r} belongs to thread {state['threadId']!r}, "
                              f"not {thread_id!r}")
-        services = self._run_services
-        lease = services.leases.get(run_id)
         if lease is not None and lease.get("owner") != services.owner \
                 and not services.owner_is_gone(lease.get("owner"), run_id):
             from .leases import _held
 
             raise _held(run_id, lease)
-        run = Run.restore(self._run_services, state, make_approver(approvals))
+        run = Run.restore(services, state, make_approver(approvals),
+                          trace if trace is not None and trace.get("runId") == run_id else None)
         run.stream = RunStream(run, run.main)
         return run.stream
 
@@ -545,8 +561,10 @@ class Runtime:
     async def run_eval(self, /, eval_request: Any, *, progress: bool = False) -> dict[str, Any]:
         """Run an eval request (model, mapping or JSON string); returns the artifact dict.
 
-        Raises ``ValueError`` for an unparseable request or another tenant's request.
+        Raises ``ValueError`` for an unparseable request or another tenant's request,
+        ``RuntimeError`` when the runtime was closed.
         """
+        self._check_open()
         from ..evals import run_eval
 
         return await run_eval(self, eval_request, progress=progress)
@@ -555,7 +573,9 @@ class Runtime:
         """Progress envelopes ``{type, evalRunId, seq, data}`` of an eval, ending with
         ``eval-finish`` carrying the artifact. Async iterator; plain ``for`` works too.
 
-        Raises ``ValueError`` at once if the request cannot be parsed."""
+        Raises ``ValueError`` at once if the request cannot be parsed, ``RuntimeError``
+        when the runtime was closed."""
+        self._check_open()
         from ..evals import stream_eval
 
         return stream_eval(self, eval_request, progress=progress)
@@ -601,6 +621,7 @@ class Runtime:
         for store in self._stores:
             store.close()
         self._stores = []
+        self._closed = True
 
     async def aclose(self) -> None:
         """Close the interpreters' network clients, then everything :meth:`close` closes."""

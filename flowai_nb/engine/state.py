@@ -10,10 +10,10 @@ heavy and touches no store or event loop.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._json import dumps
 from .events import TERMINAL_STATUSES, is_event
 from .partial import Selection, select_actions
 
@@ -501,7 +501,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(value, sort_keys=True, default=str)
+        return dumps(value, sort_keys=True, compact=False)
     except (TypeError, ValueError):
         return repr(value)
 

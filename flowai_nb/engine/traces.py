@@ -14,7 +14,12 @@ from .events import DELTA_TYPES
 from .journal import Journal
 from .state import RunState
 
-__all__ = ["TraceRecorder", "TraceStore"]
+__all__ = ["TraceRecorder", "TraceStore", "trace_id_of"]
+
+
+def trace_id_of(run_id: str) -> str:
+    """The id of a run's trace."""
+    return f"trace-{run_id}"
 
 
 class TraceRecorder:
@@ -97,12 +102,17 @@ class TraceStore:
         self._journal = journal
 
     @staticmethod
+    def key(trace_id: str) -> str:
+        """Where a trace is stored."""
+        return f"traces/{trace_id}"
+
+    @staticmethod
     def save_ops(trace: dict[str, Any]) -> list[Op]:
         """The store writes that save ``trace`` (without its events) and its index entries."""
         trace_id = trace["traceId"]
         stored = {k: v for k, v in trace.items() if k != "events"}
         stored["eventCount"] = len(trace.get("events") or ())
-        ops: list[Op] = [("put", f"traces/{trace_id}", stored)]
+        ops: list[Op] = [("put", TraceStore.key(trace_id), stored)]
         for prefix in _index_prefixes(trace.get("threadId"), trace.get("evalRunId"),
                                       trace.get("testCaseId")):
             ops.append(("put", prefix + trace_id, 1))
@@ -114,7 +124,12 @@ class TraceStore:
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         """The trace, or ``None``."""
-        return self._with_events(self._kv.get(f"traces/{trace_id}"))
+        return self._with_events(self.stored(trace_id))
+
+    def stored(self, trace_id: str) -> dict[str, Any] | None:
+        """The trace as stored, without its events (they are the run's journal)."""
+        stored: dict[str, Any] | None = self._kv.get(self.key(trace_id))
+        return stored
 
     def _with_events(self, stored: dict[str, Any] | None) -> dict[str, Any] | None:
         if stored is None or "events" in stored:
@@ -131,7 +146,7 @@ class TraceStore:
                   "runId": run_id}
         wanted = {k: v for k, v in wanted.items() if v is not None}
         if run_id is not None:
-            trace = self.get(f"trace-{run_id}")
+            trace = self.get(trace_id_of(run_id))
             candidates = [] if trace is None else [trace]
         elif wanted:
             prefix = _index_prefixes(thread_id, eval_run_id, test_case_id, query=True)[0]

@@ -123,8 +123,11 @@ def stream_eval(runtime: Any, request: Any, *, progress: bool | TextIO = False) 
     Raises ValueError at once for an unparseable request; on first iteration: ValueError
     for a tenant other
     than the runtime's, an unknown target agent or a tags filter matching no case;
-    RuntimeError when the runtime itself fails.
+    RuntimeError when the runtime itself fails or was closed (at once).
     """
+    if getattr(runtime, "closed", False):
+        raise RuntimeError(f"cannot run an eval on {runtime!r}: it was closed; its stores are "
+                           f"gone: create a new one with create_runtime(...)")
     return EvalStream(runtime, request, progress=progress)
 
 

@@ -54,6 +54,9 @@ class TurnRequest:
         turn: 1-based model turn within this agent invocation.
         prompt_cache_key: the agent's ``promptCacheKey``, if any.
         options: per-run interpreter options (for example a script from the prompt).
+        state: per-run interpreter state the interpreter may change (JSON values only);
+            it is saved with a paused run and handed back when the run resumes, in any
+            process, so it always matches the run's own progress.
     """
 
     agent: str
@@ -67,6 +70,7 @@ class TurnRequest:
     turn: int = 1
     prompt_cache_key: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)

@@ -12,7 +12,8 @@ A turn without tool calls ends the agent's invocation. Each agent consumes its
 own list in order with one cursor per agent per top-level thread, across all
 its invocations in that thread; cursors live in the runtime's kv store, so a
 paused run resumed in a new kernel continues exactly where it was. Scripts in
-the prompt (``{"script": [...]}``) have their own cursors per run.
+the prompt (``{"script": [...]}``) have their own cursors per run, kept in the
+run's interpreter state (saved with the run when it pauses: no store write per turn).
 """
 
 from __future__ import annotations
@@ -83,11 +84,12 @@ class ScriptedInterpreter(Interpreter):
         self.scripts = {agent: validate_script(agent, turns) for agent, turns in scripts.items()}
         self._cursors = cursors
 
-    def _script_for(self, request: TurnRequest) -> tuple[list[dict[str, Any]], str]:
+    def _script_for(self, request: TurnRequest) -> tuple[list[dict[str, Any]], str | None]:
+        """The agent's turns and the kv key of its cursor (``None``: a per-run cursor in
+        ``request.state``)."""
         override = request.options.get("script")
         if override is not None and request.agent in override:
-            key = f"scripted/{request.thread_id}/run/{request.run_id}/{request.agent}"
-            return override[request.agent], key
+            return override[request.agent], None
         if request.agent not in self.scripts:
             raise InterpreterError(
                 f"no script for agent {request.agent!r}; scripted agents: "
@@ -98,7 +100,8 @@ class ScriptedInterpreter(Interpreter):
 
     async def turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
         turns, key = self._script_for(request)
-        cursor = self._cursors.get(key) or 0
+        cursors = request.state.setdefault("scriptCursors", {})
+        cursor = (self._cursors.get(key) if key is not None else cursors.get(request.agent)) or 0
         if cursor >= len(turns):
             raise InterpreterError(
                 f"script for agent {request.agent!r} ran out: turn {cursor + 1} was requested "
@@ -114,7 +117,10 @@ class ScriptedInterpreter(Interpreter):
                     f"script for agent {request.agent!r}, turn {cursor + 1}: tool "
                     f"{call['tool']!r} is not one of the agent's tools {sorted(known)}"
                 )
-        self._cursors.put(key, cursor + 1)
+        if key is None:
+            cursors[request.agent] = cursor + 1
+        else:
+            self._cursors.put(key, cursor + 1)
         for piece in _pieces(turn.get("reasoning")):
             yield ReasoningDelta(piece)
         for piece in _pieces(turn.get("text")):

@@ -14,13 +14,13 @@ the store) opens a gate: nothing the MCP client says counts as an approval.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 
+from .._json import dumps
 from ..engine._util import canonical, new_id
 from ..engine.options import RunOptions
 from ..engine.state import ApprovalState, RunState
@@ -331,7 +331,7 @@ class RuntimeMCPServer:
             ref = f"{match['kind']}:{ref}"
         payload = await self.runtime.resolve_reference(ref)
         return types.ReadResourceResult(contents=[types.TextResourceContents(
-            uri=uri, mime_type="application/json", text=json.dumps(payload, default=str))])
+            uri=uri, mime_type="application/json", text=dumps(payload, compact=False))])
 
     # -- prompts: agents -------------------------------------------------------------------
     async def _list_prompts(self, ctx: ServerRequestContext[Any],
@@ -384,7 +384,7 @@ def _tool_finish(runtime: Any, tool: str) -> Callable[[RunState], Any]:
             # a large result stored as a reference (finish is sync: read the store directly)
             value = runtime._run_services.refs.resolve(value)
         structured = value if isinstance(value, dict) else {"result": value}
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        text = value if isinstance(value, str) else dumps(value, compact=False)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=structured)
     return finish

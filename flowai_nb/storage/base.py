@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from .._json import JSONValueError, dumps
@@ -80,6 +80,13 @@ class KeyValueStore(ABC):
     @abstractmethod
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """Return ``(key, value)`` pairs whose key starts with ``prefix``, sorted by key."""
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        """The values at ``keys`` (``None`` where absent or expired), in order.
+
+        One round trip on the server stores; this fallback calls :meth:`get` per key.
+        """
+        return [self.get(key) for key in keys]
 
     def keys(self, prefix: str = "") -> list[str]:
         """Return the keys starting with ``prefix``, sorted."""
@@ -152,6 +159,9 @@ class ScopedStore(KeyValueStore):
 
     def get(self, key: str) -> Any | None:
         return self._inner.get(self._prefix + key)
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        return self._inner.get_many([self._prefix + key for key in keys])
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         self._inner.put(self._prefix + key, value, ttl_ms=ttl_ms)

@@ -10,7 +10,7 @@ expired``, so of several concurrent ``add`` calls exactly one wins.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 try:
@@ -38,10 +38,10 @@ _UPSERT = (
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
 )
 _ADD = _UPSERT + f" WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= {_NOW}"
+_GUARDED_ADD = f"WITH added AS ({_ADD} RETURNING 1) SELECT 1 / (SELECT count(*) FROM added)::int"
+"""``add`` inside :meth:`PostgresStore.write`: fails (division by zero) when the key is live."""
 
 
-class _AddConflict(Exception):
-    """Rolls back a :meth:`PostgresStore.write` whose ``add`` found its key present."""
 
 
 class PostgresStore(KeyValueStore):
@@ -87,6 +87,13 @@ class PostgresStore(KeyValueStore):
         rows, _ = self._fetch(f"SELECT value FROM flowai_kv WHERE key = %s AND {_LIVE}", (key,))
         return decode(rows[0][0]) if rows else None
 
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        keys = [check_key(key) for key in keys]
+        rows, _ = self._fetch(f"SELECT key, value FROM flowai_kv WHERE key = ANY(%s) AND {_LIVE}",
+                              (keys,)) if keys else ([], 0)
+        found = dict(rows)
+        return [None if (text := found.get(key)) is None else decode(text) for key in keys]
+
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         check_key(key)
         self._fetch(_UPSERT, (key, encode(value), check_ttl(ttl_ms)))
@@ -97,27 +104,29 @@ class PostgresStore(KeyValueStore):
         return count == 1
 
     def write(self, ops: Iterable[Op]) -> bool:
+        """All ``ops`` in one round trip: one multi-statement query, which the server runs
+        as a single transaction. An ``add`` whose key is live makes its statement divide
+        by zero, which rolls the whole transaction back (reported as ``False``)."""
         ops, channels = _split_notify(ops)
-        texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        for op, key, value in ops:
+            if op == "delete":
+                statements.append(("DELETE FROM flowai_kv WHERE key = %s", (key,)))
+            else:
+                statements.append((_UPSERT if op == "put" else _GUARDED_ADD,
+                                   (key, encode(value), None)))
+        statements += [("SELECT pg_notify(%s, %s)", (SERVER_CHANNEL, channel))
+                       for channel in channels]  # delivered by the server at commit
+        if not statements:
+            return True
         with self._lock:
             if self._conn.broken:
                 self._conn = self._connect()
-            try:
-                with self._conn.transaction():
-                    with self._conn.cursor() as cur:
-                        for op, key, text in texts:
-                            if op == "delete":
-                                cur.execute("DELETE FROM flowai_kv WHERE key = %s", (key,))
-                            elif op == "put":
-                                cur.execute(_UPSERT, (key, text, None))
-                            else:
-                                cur.execute(_ADD, (key, text, None))
-                                if cur.rowcount != 1:
-                                    raise _AddConflict()
-                        for channel in channels:  # delivered by the server at commit
-                            cur.execute("SELECT pg_notify(%s, %s)", (SERVER_CHANNEL, channel))
-            except _AddConflict:
-                return False
+            with psycopg.ClientCursor(self._conn) as cur:
+                try:
+                    cur.execute(";".join(cur.mogrify(sql, params) for sql, params in statements))
+                except pg_errors.DivisionByZero:
+                    return False
         return True
 
     def delete(self, key: str) -> bool:

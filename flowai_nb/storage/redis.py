@@ -10,7 +10,7 @@ persistence setting (AOF/RDB), not the client's.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 try:
@@ -72,6 +72,11 @@ class RedisStore(KeyValueStore):
     def get(self, key: str) -> Any | None:
         text = self._client.get(check_key(key))
         return None if text is None else decode(text)
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        keys = [check_key(key) for key in keys]
+        texts = self._client.mget(keys) if keys else []
+        return [None if text is None else decode(text) for text in texts]
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         self._client.set(check_key(key), encode(value), px=check_ttl(ttl_ms))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,14 @@ class SqliteStore(KeyValueStore):
                 f"SELECT value FROM kv WHERE key = ? AND {_LIVE}", (key, now_ms())
             ).fetchone()
         return None if row is None else decode(row[0])
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        keys = [check_key(key) for key in keys]
+        with self._lock:
+            rows = dict(self._conn.execute(
+                f"SELECT key, value FROM kv WHERE key IN ({', '.join('?' * len(keys))}) "
+                f"AND {_LIVE}", (*keys, now_ms())).fetchall()) if keys else {}
+        return [None if (text := rows.get(key)) is None else decode(text) for key in keys]
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         check_key(key)

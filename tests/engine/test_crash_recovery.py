@@ -98,7 +98,9 @@ def _crash_and_resume(storage: dict, kill: tuple, tmp_path: Path) -> None:
     assert outcome["status"] == "completed"
     # Killed after the actions were handed over but before their result was recorded,
     # nobody can know whether they were applied: the plan says so instead of guessing.
-    unknown = kill[1] == "executing"
+    # ``approved`` is written with ``executing`` in one transaction and, like it, reported
+    # once the dispatcher has been called.
+    unknown = kill[1] in ("approved", "executing")
     assert outcome["plan"] == ("needs_reconciliation" if unknown else "executed")
 
 

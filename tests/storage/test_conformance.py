@@ -138,6 +138,21 @@ def test_add_only_stores_when_absent_or_expired(store: KeyValueStore,
     assert store.get("lease") == "new"
 
 
+def test_get_many_reads_several_keys_in_order(store: KeyValueStore,
+                                              expire: Callable[[], None]) -> None:
+    store.put("b", {"n": 2})
+    store.put("a", [1])
+    store.put("short", 1, ttl_ms=1)
+    expire()
+    assert store.get_many(["b", "missing", "a", "short", "b"]) == [{"n": 2}, None, [1], None,
+                                                                   {"n": 2}]
+    assert store.get_many([]) == []
+    store.scoped("t").put("a", "scoped")
+    assert store.scoped("t").get_many(["a", "b"]) == ["scoped", None]
+    with pytest.raises(TypeError):
+        store.get_many(["a", 3])  # type: ignore[list-item]
+
+
 def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) -> None:
     assert store.add("k", "v", ttl_ms=1) is True
     expire()
@@ -426,8 +441,8 @@ def test_plans_are_versioned_per_thread_and_the_old_layout_is_moved(store: KeyVa
     assert [p["id"] for p in plans.list(thread_id="a")] == ["x@v1", "x@v3"]
     assert plans.get("x", thread_id="b")["id"] == "x@v2"
     assert plans.get("x@v3")["threadId"] == "a"
-    assert plans.claim_execution("x@v2", "run-2", thread_id="b")  # the moved claim holds
-    assert not plans.claim_execution("x@v2", "run-9", thread_id="b")
+    assert plans.execution_owner("x@v2", thread_id="b") == "run-2"  # the moved claim holds
+    assert not kv.write([plans.claim_op("x@v2", "run-9", thread_id="b")])
     stored = plans.store(spec_name="p", body={}, actions=[], base_id="x", author="planner",
                          run_id="run-4", thread_id="b")
     assert stored["id"] == "x@v3" and plans.get("x@v3", thread_id="b")["runId"] == "run-4"
@@ -435,9 +450,10 @@ def test_plans_are_versioned_per_thread_and_the_old_layout_is_moved(store: KeyVa
     new = [plans.store(spec_name="p", body={}, actions=[], base_id="y", author="planner",
                        run_id="r", thread_id=t)["id"] for t in ("a", "b", "a")]
     assert new == ["y@v1", "y@v1", "y@v2"]
-    assert plans.claim_execution("y@v1", "run-a", thread_id="a")
-    assert plans.claim_execution("y@v1", "run-b", thread_id="b")  # another thread's plan
-    assert not plans.claim_execution("y@v1", "run-c", thread_id="a")
+    assert kv.write([plans.claim_op("y@v1", "run-a", thread_id="a")])
+    assert kv.write([plans.claim_op("y@v1", "run-b", thread_id="b")])  # another thread's plan
+    assert not kv.write([plans.claim_op("y@v1", "run-c", thread_id="a")])
+    assert plans.execution_owner("y@v1", thread_id="a") == "run-a"
     with pytest.raises(AmbiguousPlanError, match=r"'y' exists in 2 threads \('a', 'b'\)"):
         plans.get("y")
     assert plans.get("y@v2")["threadId"] == "a"
