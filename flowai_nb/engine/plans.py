@@ -229,7 +229,8 @@ def _migrate(kv: KeyValueStore) -> None:
     """
     groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for key, record in kv.items("plans/"):
-        if isinstance(record, dict) and "baseId" in record and "version" in record:
+        if isinstance(record, dict) and isinstance(record.get("baseId"), str) \
+                and isinstance(record.get("version"), int) and key.count("/") == 2:
             thread = record.get("threadId")
             if not isinstance(thread, str) or not thread or "/" in thread:
                 thread = record["threadId"] = "legacy"

@@ -22,7 +22,8 @@ What a sample records, from the run's events:
   events), as ``{kind, payload}``, plans in order of first storage; when a plan id is
   stored again (a revise stores ``id@v2``) its latest version replaces the earlier one.
   A plan executed during the sample (``action-status`` events) but stored before it
-  adds its actions too, read from ``runtime.get_plan`` in the sample's thread.
+  adds its actions too, read from ``runtime.get_plan`` (the sample's thread's plan, else
+  the one thread that has the id, as ``execute_plan`` found it).
 - ``finalText``, ``usage`` and ``traceId`` from ``run-finish``; ``latencyMs`` wall time.
 
 A sample whose run fails (``run-finish`` status failed/cancelled) scores 0 with the

@@ -464,3 +464,20 @@ def test_plans_are_versioned_per_thread_and_the_old_layout_is_moved(store: KeyVa
     PlanStore(kv)  # opening again (another process) changes nothing
     assert kv.items() == before
     assert len(plans.list()) == 7
+
+
+def test_processes_opening_an_old_plan_layout_at_once_move_each_plan_once(
+        store: KeyValueStore) -> None:
+    from flowai_nb.engine.plans import PlanStore
+
+    kv = store.scoped("tenant/acme")
+    kv.write([("put", f"plans/x{i}/v{v}", _old_plan(f"x{i}", v, f"t{v % 2}"))
+              for i in range(20) for v in (1, 2, 3)])
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: PlanStore(kv), range(4)))
+    assert kv.keys("plans/") == []
+    assert len(kv.keys("thread-plans/")) == 60
+    for i in range(20):
+        assert [p["id"] for p in opened[0].list(thread_id="t1") if p["baseId"] == f"x{i}"] \
+            == [f"x{i}@v1", f"x{i}@v3"]
+        assert opened[3].get(f"x{i}", thread_id="t0")["id"] == f"x{i}@v2"
