@@ -1,14 +1,14 @@
 """Durable approval round trips: pause at a gate, persist, answer, resume from the store.
 
-flowai_nb, two gates: (plan gate) an executor run calls ``execute_plan`` on a
-stored draft plan; the plans gate pauses the run (its state persisted in the
-``kv`` store) and the consumer walks away; a second runtime over the same store
-answers with ``respond_to_approval(..., "approve")`` and resumes the run from
-what it reads back, which claims, approves and dispatches the plan (its status
-history written as it goes) and finishes after the model's last turn. (tool gate)
-the same with ``Runtime.call_tool`` of a tool whose policy is ``always``: one
-gated call as a run of its own, no model turn, the way MCP clients call tools,
-and the closest match to the peer's graph. LangGraph: a graph whose gate
+flowai_nb, two gates: (plan gate) an executor run calls ``execute_plan`` on a draft
+plan a planner stored earlier in the same thread; the plans gate pauses the run (its
+state persisted in the ``kv`` store) and the consumer walks away; a second runtime
+over the same store answers with ``respond_to_approval(..., "approve")`` and resumes
+the run from what it reads back, which claims, approves and dispatches the plan (its
+status history written as it goes) and finishes after the model's last turn. (tool
+gate) the same with ``Runtime.call_tool`` of a tool whose policy is ``always``: one
+gated call as a run of its own, no model turn, the way MCP clients call tools, and
+the closest match to the peer's graph. LangGraph: a graph whose gate
 node calls ``interrupt()``; a second graph on its own checkpointer connection
 resumes it with ``Command(resume="approve")``. Both sides use the same
 durability: on SQLite, WAL with ``synchronous=NORMAL`` (the flowai_nb store's
@@ -167,7 +167,7 @@ def flowai_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
             plan_id = ready.pop()
             await _round_trip(pauser, lambda plan_id=plan_id: rt.run_agent("executor", _script(
                 {"tool": "execute_plan", "args": {"plan_id": plan_id}},
-                {"text": "Executed."}), thread_id=f"exec-{plan_id}"), resumer, f"exec-{plan_id}")
+                {"text": "Executed."}), thread_id=f"plan-{plan_id}"), resumer, f"plan-{plan_id}")
         if len(dispatched) - before != n:
             raise RuntimeError(f"{n} round trips dispatched {len(dispatched) - before} plans")
 
