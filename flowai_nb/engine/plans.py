@@ -106,6 +106,9 @@ class PlanStore:
             PlanNotFoundError: no such plan (in that thread).
             AmbiguousPlanError: no ``thread_id`` given and several threads have this id.
         """
+        if not isinstance(plan_id, str) or not (thread_id is None or isinstance(thread_id, str)):
+            raise TypeError(f"plan_id and thread_id must be strings; got plan_id={plan_id!r}, "
+                            f"thread_id={thread_id!r}")
         base, version = _split(plan_id)
         if thread_id is None:
             thread_id = self._only_thread(plan_id, base, version)

@@ -64,6 +64,9 @@ def test_get_plan_without_a_thread_finds_the_one_thread_or_names_them_all() -> N
         rt.get_plan("r1", thread_id="c")
     with pytest.raises(PlanNotFoundError, match="no plan 'r1@v3' for this tenant"):
         rt.get_plan("r1@v3")
+    for bad in ({"plan_id": 7}, {"plan_id": "r1", "thread_id": ["a"]}):
+        with pytest.raises(TypeError, match="plan_id and thread_id must be strings"):
+            rt.get_plan(**bad)
 
 
 def test_an_executor_in_another_thread_runs_the_plan_only_when_one_thread_has_it() -> None:
