@@ -115,6 +115,31 @@ function render({ model, el }) {
     if (edited) label += ` with ${edited} edit${edited === 1 ? "" : "s"}`;
     buttons[0].textContent = label;
     buttons[0].disabled = chosen.size === 0 || broken || model.get("status") !== "pending";
+    if (model.get("status") !== "pending") return;
+    const all = chosen.size === total && !edited;
+    outcomeEl.replaceChildren(all ? `Approve → ${model.get("promise")}`
+      : chosen.size === 0 ? "Tick at least one action to approve"
+      : `Approve → ${dispatches([...chosen].sort((a, b) => a - b))}` +
+        (edited ? `, ${edited} edited` : ""));
+  };
+
+  // What approving the ticked actions does, said like the kernel's promise
+  // ("executor dispatches 2 actions (restock, retire)").
+  const dispatches = (indices) => {
+    const actions = actionsOf();
+    const kinds = new Map();
+    for (const i of indices) {
+      const kind = String(actions[i]?.kind ?? "?");
+      kinds.set(kind, (kinds.get(kind) || 0) + 1);
+    }
+    const who = model.get("agent") || "the agent";
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    if (kinds.size === 1) {
+      const [[kind, n]] = [...kinds];
+      return `${who} dispatches ${plural(n, `${kind} action`)}`;
+    }
+    const detail = [...kinds].map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)).join(", ");
+    return `${who} dispatches ${plural(indices.length, "action")} (${detail})`;
   };
 
   const editor = (i, original, view, changed) => {

@@ -222,14 +222,20 @@ def test_an_action_edited_in_the_card_is_sent_and_shown_after_the_decision(
     row = card.locator("tr.fnb-action").first
     expect(row.locator(".fnb-badge")).to_have_text("edited")
     expect(row.locator(".fnb-payload-view")).to_contain_text("4")
+    outcome = card.locator(".fnb-outcome")
+    expect(outcome).to_have_text("Approve → executor dispatches 2 actions (restock, retire), "
+                                 "1 edited")
     row.locator("button.fnb-revert").click()  # back to the plan's payload, editor closed
     expect(approve).to_have_text("Approve")
+    expect(outcome).to_have_text(f"Approve → {approval_promise(approval)}")
     expect(row.locator(".fnb-badge")).to_have_count(0)
     expect(editor).to_have_count(0)
     card.locator("button.fnb-edit").first.click()
     editor.fill('{"sku": "A", "units": 4}')
     card.locator("input[type=checkbox]").nth(1).uncheck()
     expect(approve).to_have_text("Approve 1 of 2 with 1 edit")
+    # what approving does follows the ticks: only the edited restock action goes
+    expect(outcome).to_have_text("Approve → executor dispatches 1 restock action, 1 edited")
     assert assert_readable(page, f"card while editing ({theme})") > 5
     card.screenshot(path=str(tmp_path / f"card-editing-{theme}.png"))
     approve.click()
