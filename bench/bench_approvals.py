@@ -366,8 +366,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowai-bench-") as tmp:
         rows = asyncio.run(measure_sqlite(Path(tmp), args.rounds))
-    notes = ["each flowai_nb round trip is a whole executor run: plan gate, persisted pause, "
-             "decision and resume in a second runtime reading the store, dispatch, trace saved",
+    notes = ["plan gate: a whole executor run (model turns, plan gate, persisted pause, "
+             "decision, resume in a second runtime reading the store, claim + approve + "
+             "dispatch, status history, trace saved); 6 durable commits per round trip",
+             "tool gate: call_tool of a gated tool (persisted pause, decision, resume in a "
+             "second runtime, tool run, trace saved); 4 durable commits per round trip",
              "LangGraph pauses in one compiled graph and resumes in a second one on its own "
              "checkpointer connection"]
     if not args.no_postgres:
