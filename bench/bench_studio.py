@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 import time
 from typing import Any
 
@@ -46,30 +45,14 @@ class _Paced(Interpreter):
             await asyncio.sleep(0.005)
 
 
-def _serve() -> tuple[Any, threading.Thread]:
+def _serve() -> Any:
     from flowai_nb.studio.server import StudioServer
 
     spec = fa.define_runtime(fa.define_tenant("bench", "1"),
                              agents=[fa.define_coordinator("talker", model="m", prompt="p")])
     app = fa.define_app("bench", workspaces=[fa.define_workspace_runtime(
         "w", fa.create_runtime(spec, interpreter=_Paced()))])
-    server = StudioServer(app, port=0, token="bench-token-1234")
-    ready = threading.Event()
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_until_complete(server._task)
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        loop.run_until_complete(asyncio.sleep(0))
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(30)
-    return server, thread
+    return StudioServer(app, port=0, token="bench-token-1234").start_in_thread()
 
 
 _WATCH = """
@@ -129,7 +112,7 @@ def main() -> None:
         print_table("Studio: SSE-fed run view", [
             Row("run view lag after the last delta", "chromium not installed")])
         return
-    server, thread = _serve()
+    server = _serve()
     client = httpx.Client(base_url=f"{server.url}api/workspaces/w/",
                           headers={"Authorization": f"Bearer {server.token}"}, timeout=30)
     try:
@@ -137,8 +120,7 @@ def main() -> None:
         found = _measure(server.login_url, lambda path: client.get(path).json())
     finally:
         client.close()
-        server._server.should_exit = True
-        thread.join(15)
+        server.stop_thread()
     per_second = found["messages"] / SECONDS
     print_table(f"Studio: an SSE-fed run view in chromium, {RATE:,} deltas/s for {SECONDS:g} s", [
         Row("deltas/s streamed to the page", f"{found['rate']:,.0f}/s",

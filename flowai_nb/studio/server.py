@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import socket
 import sys
+import threading
 import webbrowser
 from typing import Any
 
@@ -55,6 +56,7 @@ class StudioServer:
         self.port = port
         self._server: Any = None
         self._task: asyncio.Task[Any] | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -80,7 +82,7 @@ class StudioServer:
 
         self._server = uvicorn.Server(self._config())
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._task = asyncio.get_running_loop().create_task(self._server.serve())
+        self._task = asyncio.get_running_loop().create_task(self._serve())
         while not self._server.started:
             if self._task.done():
                 self._task.result()
@@ -89,11 +91,55 @@ class StudioServer:
         sockets = [s for server in self._server.servers for s in server.sockets]
         self.port = sockets[0].getsockname()[1]
 
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:  # uvicorn exits the process when it cannot bind
+            raise OSError(f"Studio cannot listen on {self.host}:{self.port} (is the port in "
+                          f"use?); pick another port (0 picks a free one)") from None
+
     async def stop(self) -> None:
         """Stop serving (open event streams are closed)."""
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
+
+    def start_in_thread(self, timeout: float = 30.0) -> StudioServer:
+        """Serve on a loop of its own in a daemon thread (from a notebook or a script);
+        return once it listens. Raises what :meth:`start` raised, or ``TimeoutError``."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+            started.set()
+            if not failure:
+                loop.run_until_complete(self._task)  # type: ignore[arg-type]
+                for task in asyncio.all_tasks(loop):  # sse-starlette's shutdown watcher
+                    task.cancel()
+                loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="flowai-studio", daemon=True)
+        self._thread.start()
+        if not started.wait(timeout):
+            raise TimeoutError(f"Studio did not start listening within {timeout:g} s")
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop_thread(self, timeout: float = 15.0) -> None:
+        """Stop a server started with :meth:`start_in_thread` and wait for its thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
 
     def __repr__(self) -> str:
         return f"<StudioServer {self.url} app={self.app.name!r}>"

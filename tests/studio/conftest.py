@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,35 +57,11 @@ def studio(tmp_path: Path) -> Iterator[Studio]:
 
     app = fa.define_app("test", workspaces=[
         fa.define_workspace_runtime("lisbon", lambda: make_runtime(tmp_path))])
-    server = StudioServer(app, port=0, token=TOKEN)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(server.start())
-        except BaseException as exc:  # reported by the fixture
-            failure.append(exc)
-        started.set()
-        if not failure:
-            loop.run_until_complete(server._task)
-            for task in asyncio.all_tasks(loop):  # sse-starlette's shutdown watcher
-                task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    started.wait(30)
-    if failure:
-        raise failure[0]
+    server = StudioServer(app, port=0, token=TOKEN).start_in_thread()
     studio = Studio(server, tmp_path)
     try:
         yield studio
     finally:
         studio.client.close()
-        server._server.should_exit = True
-        thread.join(15)
+        server.stop_thread()
         app.close()

@@ -78,3 +78,12 @@ def test_a_weak_token_is_refused():
         StudioServer(app, token="short")
     with pytest.raises(ValueError, match="port"):
         StudioServer(app, port=70000)
+
+
+def test_a_studio_that_cannot_listen_raises_in_the_caller(studio):
+    """``start_in_thread`` reports a taken port where it was called, not in its thread."""
+    from flowai_nb.studio.server import StudioServer
+
+    taken = StudioServer(studio.server.app, port=studio.server.port, token=TOKEN)
+    with pytest.raises(OSError):
+        taken.start_in_thread()
