@@ -564,7 +564,6 @@ class Runtime:
         Raises ``ValueError`` for an unparseable request or another tenant's request,
         ``RuntimeError`` when the runtime was closed.
         """
-        self._check_open()
         from ..evals import run_eval
 
         return await run_eval(self, eval_request, progress=progress)

@@ -100,8 +100,8 @@ class ScriptedInterpreter(Interpreter):
 
     async def turn(self, request: TurnRequest) -> AsyncIterator[TurnEvent]:
         turns, key = self._script_for(request)
-        cursors = request.state.setdefault("scriptCursors", {})
-        cursor = (self._cursors.get(key) if key is not None else cursors.get(request.agent)) or 0
+        cursor = (self._cursors.get(key) if key is not None
+                  else request.state.get("scriptCursors", {}).get(request.agent)) or 0
         if cursor >= len(turns):
             raise InterpreterError(
                 f"script for agent {request.agent!r} ran out: turn {cursor + 1} was requested "
@@ -118,7 +118,7 @@ class ScriptedInterpreter(Interpreter):
                     f"{call['tool']!r} is not one of the agent's tools {sorted(known)}"
                 )
         if key is None:
-            cursors[request.agent] = cursor + 1
+            request.state.setdefault("scriptCursors", {})[request.agent] = cursor + 1
         else:
             self._cursors.put(key, cursor + 1)
         for piece in _pieces(turn.get("reasoning")):
