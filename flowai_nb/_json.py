@@ -227,6 +227,25 @@ def cell_value(value: Any) -> Any:
     return _Walker(None, blobs_as_hex=True).walk(value)
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _c_encoders() -> dict[bool, Any] | None:
+    """Compact, NaN-refusing C encoders (by ``ensure_ascii``), built once: no circular
+    check (a cycle hits the recursion limit and takes the checked path instead)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - a Python without the C accelerator
+        return None
+    return {ascii_only: make(None, _refuse, json.encoder.encode_basestring_ascii if ascii_only
+                             else json.encoder.encode_basestring, None, ":", ",", False, False,
+                             False)
+            for ascii_only in (True, False)}
+
+
+_C_ENCODERS = _c_encoders()
+
+
 def dumps(value: Any, *, sort_keys: bool = False, indent: int | None = None,
           ensure_ascii: bool = False, strict: bool = False, compact: bool = True) -> str:
     """Strict JSON text of ``value`` under the one rule (compact unless ``indent``);
@@ -236,6 +255,13 @@ def dumps(value: Any, *, sort_keys: bool = False, indent: int | None = None,
     Raises:
         JSONValueError: as :func:`to_json_value`.
     """
+    if indent is None and compact and not sort_keys and _C_ENCODERS is not None:
+        try:  # the common case, without json.dumps' per-call encoder set-up
+            return "".join(_C_ENCODERS[ensure_ascii](value, 0))
+        except (ValueError, TypeError, RecursionError):
+            pass
+        return json.dumps(to_json_value(value, strict=strict), separators=(",", ":"),
+                          ensure_ascii=ensure_ascii, allow_nan=False)
     separators = (",", ":") if indent is None and compact else None
     try:
         return json.dumps(value, sort_keys=sort_keys, indent=indent, separators=separators,

@@ -22,6 +22,7 @@ from typing import Any
 
 from .._json import JSONValueError, to_json_value
 from .._redact import redact
+from .workers import in_worker
 
 __all__ = ["DEFAULT_TOOL_TIMEOUT_S", "ToolError", "check_timeout", "checked_args",
            "error_text", "run_contained", "tool_result_value"]
@@ -78,7 +79,7 @@ async def run_contained(handler: Callable[..., Any], args: Any, ctx: Any, *, too
             if _is_async(handler):
                 result = await handler(args, ctx)
             else:
-                result = await asyncio.to_thread(handler, args, ctx)
+                result = await in_worker(handler, args, ctx)
             if inspect.isawaitable(result):
                 result = await result
         return result

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Iterable
 from typing import Any
+
+from sortedcontainers import SortedList
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
 from .base import KeyValueStore, Op, _check_ops, decode, encode
@@ -25,17 +26,17 @@ class MemoryStore(KeyValueStore):
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, int | None]] = {}
-        self._keys: list[str] = []  # sorted: prefix listings read only their range
+        self._keys = SortedList()  # prefix listings read only their range
         self._lock = threading.Lock()
 
     def _set(self, key: str, entry: tuple[str, int | None]) -> None:
         if key not in self._data:
-            bisect.insort(self._keys, key)
+            self._keys.add(key)
         self._data[key] = entry
 
     def _drop(self, key: str) -> None:
         if self._data.pop(key, None) is not None:
-            del self._keys[bisect.bisect_left(self._keys, key)]
+            self._keys.remove(key)
 
     def _live(self, key: str, now: int) -> str | None:
         entry = self._data.get(key)
@@ -94,10 +95,8 @@ class MemoryStore(KeyValueStore):
         check_prefix(prefix)
         with self._lock:
             now = now_ms()
-            keys = self._keys
-            end = bisect.bisect_left(keys, prefix_end(prefix)) if prefix_end(prefix) is not None \
-                else len(keys)
-            in_range = keys[bisect.bisect_left(keys, prefix):end]
+            in_range = list(self._keys.irange(prefix, prefix_end(prefix),
+                                              inclusive=(True, False)))
             found = [(k, text) for k in in_range if (text := self._live(k, now)) is not None]
         return [(k, decode(text)) for k, text in found]
 
@@ -106,11 +105,9 @@ class MemoryStore(KeyValueStore):
         check_key(after)
         with self._lock:
             now = now_ms()
-            keys = self._keys
-            end = bisect.bisect_left(keys, prefix_end(prefix)) if prefix_end(prefix) is not None \
-                else len(keys)
-            start = max(bisect.bisect_right(keys, after), bisect.bisect_left(keys, prefix))
-            found = [(k, text) for k in keys[start:end] if (text := self._live(k, now)) is not None]
+            in_range = list(self._keys.irange(max(after, prefix), prefix_end(prefix),
+                                              inclusive=(after < prefix, False)))
+            found = [(k, text) for k in in_range if (text := self._live(k, now)) is not None]
         return [(k, decode(text)) for k, text in found]
 
     def __repr__(self) -> str:
