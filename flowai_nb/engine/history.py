@@ -72,13 +72,24 @@ class HistoryStore:
         for _ in range(100):
             ops = self.append_ops(thread, agent, messages)
             if not ops or self._store.write(ops):
-                if ops:
-                    self.appended(ops)
+                self.appended(ops)
                 return
-            with self._lock:
-                self._refresh(thread, agent)
+            self.moved(ops)
         raise RuntimeError(f"could not append to the history of {agent!r} on thread "
                            f"{thread!r}: other writers kept appending first")
+
+    def moved(self, ops: list[Op]) -> bool:
+        """Whether another writer took a key of ``ops`` (from :meth:`append_ops`) first;
+        if so, the cache is brought up to date so new ops go after that writer's chunk."""
+        moved = False
+        for _, key, _ in ops:
+            if self._store.get(key) is not None:
+                thread_agent = key[len("history/"):].rpartition("/")[0]
+                thread, _, agent = thread_agent.rpartition("/")
+                with self._lock:
+                    self._refresh(thread, agent)
+                moved = True
+        return moved
 
     def appended(self, ops: list[Op]) -> None:
         """Record in the cache the chunk written by ``ops`` (from :meth:`append_ops`)."""
@@ -97,17 +108,24 @@ class HistoryStore:
         """The cached log of ``(thread, agent)`` with any newer chunks read in."""
         cache_key = (thread, agent)
         log = self._cache.get(cache_key)
+        prefix = self._prefix(thread, agent)
         if log is None:
             log = self._cache[cache_key] = _Log()
-            legacy = self._store.get(f"history/{thread}/{agent}")  # written before chunks
-            if isinstance(legacy, list):
-                log.messages.extend(legacy)
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+            # one read: the whole log kept at ``history/<thread>/<agent>`` before chunks
+            # existed, then the chunks (and other agents' keys sharing the prefix)
+            rows = self._store.items(prefix[:-1])
+            if rows and rows[0][0] == prefix[:-1]:
+                if isinstance(rows[0][1], list):
+                    log.messages.extend(rows[0][1])
+                rows = rows[1:]
         else:
             self._cache.move_to_end(cache_key)
-        prefix = self._prefix(thread, agent)
-        for key, chunk in self._store.items_after(prefix, log.last_key or prefix):
+            rows = self._store.items_after(prefix, log.last_key or prefix)
+        for key, chunk in rows:
+            if not key.startswith(prefix):
+                continue  # another agent whose name starts with this one's
             seq = key[len(prefix):]
             if len(seq) != _SEQ_DIGITS or not seq.isdigit():
                 continue  # a deeper thread's key (``thread/agent/...``), not a chunk

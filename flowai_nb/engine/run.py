@@ -100,6 +100,8 @@ class Run:
         self._unjournaled: list[dict[str, Any]] = []
         self._staged_ops: list[Op] = []
         self._staged_events: list[tuple[dict[str, Any], Frame | None]] = []
+        self._staged_history: list[tuple[str, str, list[dict[str, Any]]]] = []
+        """``(thread, agent, messages)`` appends of stateful agents riding on the next commit."""
         self._leased = False
         self._heartbeat: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -190,13 +192,14 @@ class Run:
         if journal:  # wakes followers in other processes (PostgreSQL, Redis)
             journal.append(JOURNAL_NOTICE)
         if store is None or store is kv:
-            if (ops or journal or staged) and not kv.write([*staged, *ops, *journal]):
+            if (ops or journal or staged or self._staged_history) \
+                    and not self._write_engine([*staged, *ops, *journal]):
                 return False  # an empty transaction above would still cost a commit
         else:
             if ops and not store.write(ops):
                 return False
-            if journal or staged:
-                kv.write([*staged, *journal])
+            if journal or staged or self._staged_history:
+                self._write_engine([*staged, *journal])
         self._staged_ops = []
         pending.clear()
         if self._staged_events:
@@ -204,6 +207,33 @@ class Run:
             for event, frame in events:
                 self.deliver(event, frame)
         return True
+
+    def _write_engine(self, ops: list[Op]) -> bool:
+        """One engine-store transaction of ``ops`` and the staged history appends; an
+        append that another writer got to first moves behind that writer's chunk."""
+        log = self.services.history_log if self._staged_history else None
+        for _ in range(100):
+            appends = [op for thread, agent, messages in self._staged_history
+                       for op in log.append_ops(thread, agent, messages)] if log else []
+            if self.services.kv.write([*appends, *ops]):
+                if log is not None:
+                    log.appended(appends)
+                    self._staged_history = []
+                return True
+            if log is None or not log.moved(appends):
+                return False  # a guard of ``ops`` lost
+        raise RuntimeError(f"run {self.id}: could not append to the conversation history: "
+                           f"other writers kept appending first")
+
+    def save_history(self, agent: AgentSpec, frame: Frame) -> None:
+        """Append what this invocation of stateful ``agent`` added to its conversation:
+        with the commit of its ``agent-finish`` when history lives in the engine store."""
+        services = self.services
+        messages = frame.messages[frame.history_len:]
+        if services.memory is services.kv:
+            self._staged_history.append((frame.thread, agent.name, messages))
+        else:
+            services.save_history(agent, frame.thread, messages)
 
     def stage(self, ops: list[Op], model: type[Any], frame: Frame | None,
               *fields: Any) -> None:
@@ -549,6 +579,8 @@ class Run:
                 frame.pending = [{"id": call["id"], "name": call["tool"], "input": call["args"]}]
                 self.call_ids.add(call["id"])
             else:
+                if any(t == frame.thread and a == agent.name for t, a, _ in self._staged_history):
+                    self.commit()  # this run already added to that conversation
                 history = services.history(agent, frame.thread)
                 frame.history_len = len(history)
                 frame.messages = [*history,
@@ -593,8 +625,7 @@ class Run:
                 frame.messages.append({"role": "assistant", "content": content})
             if not uses:
                 if agent.stateful:
-                    services.save_history(agent, frame.thread,
-                                          frame.messages[frame.history_len:])
+                    self.save_history(agent, frame)
                 frame.finished = True
                 self.emit(ev.AgentFinish, frame, agent.role, frame.depth, text, frame.usage)
                 return text

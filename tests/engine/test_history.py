@@ -152,3 +152,48 @@ def test_resume_in_another_runtime_appends_the_paused_turn_exactly_once(tmp_path
                for m in history) == 1
     again = _sqlite_runtime(db)._run_services.history(fresh.spec.agent("router"), "t1")
     assert again == history
+
+
+def test_a_turns_history_is_committed_with_the_runs_end(tmp_path, monkeypatch) -> None:
+    """On the engine store the history chunk rides on the run's last transaction, with
+    its trace and journal: no separate write, and never one without the other."""
+    from flowai_nb.storage.sqlite import SqliteStore
+
+    writes: list[list[str]] = []
+    original = SqliteStore.write
+
+    def counting(self, ops):
+        ops = list(ops)
+        writes.append([key.split("/", 2)[-1] for _, key, _ in ops])
+        return original(self, ops)
+
+    monkeypatch.setattr(SqliteStore, "write", counting)
+    rt = _sqlite_runtime(tmp_path / "kv.db", {"router": [{"text": "a1"}]})
+    events = run(collect(rt.query("q1", "t")))
+    with_history = [keys for keys in writes if any(k.startswith("history/") for k in keys)]
+    assert len(with_history) == 1
+    assert "history/t/router/0000000000" in with_history[0]
+    assert f"traces/{events[-1]['traceId']}" in with_history[0]
+    assert any(k.startswith(f"journal/{events[-1]['runId']}/") for k in with_history[0])
+
+
+def test_an_append_from_another_runtime_during_the_run_goes_first(tmp_path) -> None:
+    db = tmp_path / "kv.db"
+    other = _sqlite_runtime(db)._run_services
+    router = other.spec.agent("router")
+    assert other.history(router, "t") == []
+
+    def meanwhile(event: dict) -> None:  # after this run read the history, before it ends
+        if event["type"] == "agent-finish":
+            other.save_history(router, "t", [{"role": "user",
+                                               "content": [{"type": "text", "text": "x"}]}])
+
+    spec = build_spec({"router": [{"text": "a1"}]},
+                      storage={"kv": {"kind": "sqlite", "config": {"path": str(db)}}})
+    rt = fa.create_runtime(spec, interpreter="scripted", event_hooks=[meanwhile])
+    events = run(collect(rt.query("q1", "t")))
+    assert events[-1]["status"] == "completed"
+    assert rt.get_trace(events[-1]["traceId"])["status"] == "completed"
+    # the run's chunk lost the race for chunk 0 and went after the other writer's
+    assert _texts(_sqlite_runtime(db)._run_services.history(router, "t")) == ["x", "q1", "a1"]
+    assert _texts(rt._run_services.history(router, "t")) == ["x", "q1", "a1"]
