@@ -778,7 +778,7 @@ class Run:
         decision = await gate(
             self, frame, agent, use, kind="tool", target=name,
             payload={"tool": name, "args": use["input"]},
-            policy=services.spec.tool_policy(agent, binding.policy_name or name),
+            policy=services.tool_policy(agent, binding.policy_name or name),
             predicate_args=use["input"])
         feedback = decision.get("feedback")
         if decision["outcome"] == "reject":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..authoring.agents import AgentSpec
+from ..authoring.approvals import ApprovalPolicy
 from ..authoring.runtime_spec import RuntimeSpec
 from ..authoring.tenant import TenantIdentity
 from ..interpreters.base import Interpreter
@@ -74,6 +75,7 @@ class RunServices:
     waiters: dict[str | None, asyncio.Future[None]] = field(default_factory=dict)
     """Followers waiting for the next event of a run (``None``: of any run)."""
     _ref_facade: ReferencesFacade | None = None
+    _policies: dict[tuple[str, str], ApprovalPolicy] = field(default_factory=dict)
     _history: HistoryStore | None = None
     _unlisten: Callable[[], None] | None = None
     _pushed: bool | None = None
@@ -141,6 +143,14 @@ class RunServices:
         if run is None or run.task is None:
             return True
         return run.task.done() or not run.task.get_loop().is_running()
+
+    def tool_policy(self, agent: AgentSpec, tool: str) -> ApprovalPolicy:
+        """The effective approval policy of ``agent`` calling ``tool`` (the spec is frozen,
+        so it is resolved once per pair)."""
+        policy = self._policies.get((agent.name, tool))
+        if policy is None:
+            policy = self._policies[agent.name, tool] = self.spec.tool_policy(agent, tool)
+        return policy
 
     def context(self, run: Any, agent: str, tool_use_id: str | None,
                 extra: dict[str, Any] | None = None) -> ToolContext:
