@@ -69,11 +69,16 @@ class PostgresStore(KeyValueStore):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self.url, autocommit=True)
+            conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise psycopg.OperationalError(
                 f"cannot connect to the postgres store at {redact_url(self.url)}: {exc}"
             ) from exc
+        try:  # every query here is a primary-key lookup or range: never re-plan it per call
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        except psycopg.Error:  # PostgreSQL < 12: custom plans, only slower
+            pass
+        return conn
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> tuple[list[tuple[Any, ...]], int]:
         with self._lock:
