@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .services import RunServices
 
 __all__ = ["ApprovalBroker", "Approver", "make_approver", "OUTCOMES", "APPROVAL_ENV",
-           "APPROVED", "requires_approval", "gate"]
+           "APPROVED", "requires_approval", "gate", "gate_id"]
 
 APPROVED = {"outcome": "approve", "feedback": None, "partial": None}
 """The decision of a gate whose policy needs no approval."""
@@ -87,6 +87,11 @@ def make_approver(policy: Any) -> Approver | None:
             return queue.pop(0) if queue else None
         return scripted
     raise TypeError(f"approvals must be a string, a list or a callable; got {policy!r}")
+
+
+def gate_id(run_id: str, call_id: str, kind: str) -> str:
+    """The approval id of the ``kind`` gate (plan or tool) in front of one tool call of a run."""
+    return f"ap-{run_id}-{call_id}-{kind}"
 
 
 class ApprovalBroker:
@@ -174,6 +179,17 @@ class ApprovalBroker:
         """The recorded decision, or ``None`` while pending."""
         return self._kv.get(f"approval-decisions/{approval_id}")
 
+    @staticmethod
+    def run_decisions_prefix(run_id: str) -> str:
+        """The key prefix under which the decisions of a run's gates are stored (items
+        under it are ``(key, decision)``; :func:`decisions_of` maps them by approval id)."""
+        return f"approval-decisions/ap-{run_id}-"  # every gate_id(run_id, ...) starts so
+
+    @staticmethod
+    def decisions_of(items: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``{approval id: decision}`` of items read under :meth:`run_decisions_prefix`."""
+        return {key.rpartition("/")[2]: decision for key, decision in items}
+
     async def wait(self, approval_id: str, timeout: float | None, *,
                    check_first: bool = True) -> dict[str, Any]:
         """Wait (without blocking the loop) for a decision; reject on ``timeout`` seconds.
@@ -255,15 +271,15 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
     ``approval-required``; the decision is emitted as ``approval-decision``.
     ``decided``: the gate's stored decision when the caller has just read it.
     """
-    approval_id = f"ap-{run.id}-{use['id']}-{kind}"
+    approval_id = gate_id(run.id, use["id"], kind)
     services = run.services
     broker = services.broker
     if approval_id in run.decided:
-        return decided or broker.decision(approval_id) or APPROVED
+        return decided or run.stored_decision(approval_id) or APPROVED
     fresh = False
     decision = decided
     if decision is None and run.may_have_gate(approval_id):
-        decision = broker.decision(approval_id)
+        decision = run.stored_decision(approval_id)
     if decision is None:
         record = broker.get(approval_id) if run.may_have_gate(approval_id) else None
         if record is None:

@@ -16,7 +16,7 @@ from ..authoring.approvals import ApprovalPolicy
 from . import events as ev
 from ._signals import AgentLimit, RunFailed, Superseded
 from ._util import canonical, jsonable, maybe_await
-from .approvals import APPROVED, gate, requires_approval
+from .approvals import APPROVED, gate, gate_id, requires_approval
 from .frames import Frame
 from .partial import select_actions
 from .plans import idempotency_key
@@ -91,10 +91,10 @@ async def execute_plan(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, 
     except LookupError as exc:  # PlanNotFoundError, AmbiguousPlanError
         return run.tool_result(frame, use, error=str(exc))
     plan_id, thread = record["id"], record["threadId"]
-    approval_id = f"ap-{run.id}-{use['id']}-plan"
+    approval_id = gate_id(run.id, use["id"], "plan")
     resuming_revision = frame.child is not None and frame.child.parent_call == use["id"]
     known = run.may_have_gate(approval_id)  # else no record or decision can exist yet
-    stored = services.broker.decision(approval_id) if known else None
+    stored = run.stored_decision(approval_id) if known else None
     decided = approval_id in run.decided or stored is not None
     if not resuming_revision and not decided \
             and record["status"] not in ("draft", "pending_approval"):

@@ -113,10 +113,20 @@ class Journal:
 
     def read(self, run_id: str, since_seq: int = 0) -> list[dict[str, Any]]:
         """The stored events of a run with ``seq >= since_seq``, in order."""
+        return self.events_of(self._kv.items(self.prefix(run_id)), since_seq)
+
+    @staticmethod
+    def prefix(run_id: str) -> str:
+        """The key prefix of a run's journal chunks."""
+        return f"journal/{run_id}/"
+
+    @staticmethod
+    def events_of(items: list[tuple[str, Any]], since_seq: int = 0) -> list[dict[str, Any]]:
+        """The events (``seq >= since_seq``) of chunks read under :meth:`prefix`, in order."""
         events: list[dict[str, Any]] = []
-        for _, chunk in self._kv.items(f"journal/{run_id}/"):
+        for _, chunk in items:
             events += expand(chunk)
-        return [e for e in events if e["seq"] >= since_seq]
+        return [e for e in events if e["seq"] >= since_seq] if since_seq else events
 
     def runs(self, thread_id: str | None = None, after: str = "") -> list[tuple[str, str, str]]:
         """``(index key, run id, thread id)`` of runs started after index key ``after``,

@@ -69,8 +69,14 @@ class LeaseStore:
                      ttl_ms=ttl)
         return True
 
-    def release_ops(self, run_id: str, owner: str) -> list[Op]:
-        """The write that gives the lease up (nothing if ``owner`` does not hold it)."""
+    def release_ops(self, run_id: str, owner: str, *, held: bool = False) -> list[Op]:
+        """The write that gives the lease up (nothing if ``owner`` does not hold it).
+
+        ``held``: the caller knows ``owner`` holds a live lease (taken or renewed well
+        within its length), so the lease is not read first.
+        """
+        if held:
+            return [("delete", self.key(run_id), None)]
         current = self._kv.get(self.key(run_id))
         if current is None or current.get("owner") != owner:
             return []

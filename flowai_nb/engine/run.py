@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..authoring.agents import AgentSpec
@@ -89,6 +90,8 @@ class Run:
         self.call_ids: set[str] = set()
         self._finishing = False
         self.pause_seq: int | None = None
+        self.known_decisions: dict[str, dict[str, Any]] = {}
+        """Decisions of this run's gates read with its paused state (by approval id)."""
         self.stored_gates: set[str] | None = set()
         """Approval ids of this run that may have a stored record besides ``decided``: the
         gate it was paused at when restored (``None``: unknown, an older snapshot)."""
@@ -103,6 +106,8 @@ class Run:
         self._staged_history: list[tuple[str, str, list[dict[str, Any]]]] = []
         """``(thread, agent, messages)`` appends of stateful agents riding on the next commit."""
         self._leased = False
+        self.lease_until = 0.0
+        """``time.monotonic()`` until which this run's lease is surely its own (0: unknown)."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._hook_chain: asyncio.Future[Any] | None = None
@@ -462,9 +467,12 @@ class Run:
 
     @classmethod
     def restore(cls, services: RunServices, state: dict[str, Any], approver: Any,
-                stored: dict[str, Any] | None = None) -> Run:
-        """Rebuild a paused run from :meth:`snapshot` (``stored``: its trace as stored,
-        when already read)."""
+                stored: dict[str, Any] | None = None, *,
+                journal: list[dict[str, Any]] | None = None,
+                decisions: dict[str, dict[str, Any]] | None = None) -> Run:
+        """Rebuild a paused run from :meth:`snapshot`. Read with the state when given:
+        ``stored`` its trace as stored, ``journal`` its journaled events, ``decisions``
+        the decisions of its gates by approval id."""
         options = RunOptions.from_json(state.get("runOptions") or {"tags": state.get("tags")})
         run = cls(services, run_id=state["runId"], thread_id=state["threadId"],
                   entry=state["entry"], prompt=state["prompt"], approver=approver,
@@ -480,16 +488,23 @@ class Run:
         run.stored_gates = {state["openGate"]} if state.get("openGate") else \
             (set() if "openGate" in state else None)
         run.resume_token = run.token
+        run.known_decisions = dict(decisions or {})
         if stored is None or stored.get("traceId") != state["traceId"]:
             stored = services.traces.stored(state["traceId"])
         if stored is not None:
             # every journaled event: a process that stopped after the pause got further
-            stored["events"] = services.journal.read(run.id)
+            stored["events"] = services.journal.read(run.id) if journal is None else journal
             if stored["events"]:
                 run.seq = max(run.seq, stored["events"][-1]["seq"] + 1)
             run.trace = TraceRecorder.from_dict(stored)
             run.trace.status = "running"
         return run
+
+    def stored_decision(self, approval_id: str) -> dict[str, Any] | None:
+        """The recorded decision of one of this run's gates (``None``: none yet); one read
+        with the paused state at restore answers without asking the store again."""
+        known = self.known_decisions.get(approval_id)
+        return known if known is not None else self.services.broker.decision(approval_id)
 
     def may_have_gate(self, approval_id: str) -> bool:
         """Whether a stored approval record ``approval_id`` of this run may exist (so a
@@ -518,11 +533,13 @@ class Run:
                 run was restored from was continued by someone else meanwhile.
         """
         services = self.services
+        taken = time.monotonic()
         try:
             services.leases.acquire(self.id, services.owner, services.lease_seconds,
                                     lambda owner: services.owner_is_gone(owner, self.id))
         except RunLeasedError as exc:
             raise Superseded(exc) from None
+        self.lease_until = taken + services.lease_seconds
         if not self._leased:
             self._leased = True
             state = services.kv.get(f"runs/{self.id}")
@@ -544,8 +561,11 @@ class Run:
         services = self.services
         while True:
             await asyncio.sleep(services.lease_seconds / 3)
+            renewed = time.monotonic()
             if not services.leases.renew(self.id, services.owner, services.lease_seconds):
+                self.lease_until = 0.0
                 return
+            self.lease_until = renewed + services.lease_seconds
 
     def _stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
@@ -565,7 +585,10 @@ class Run:
             return []
         self._leased = False
         services = self.services
-        return services.leases.release_ops(self.id, services.owner)
+        # Within the first half of the lease nobody else can hold it: no need to read it.
+        held = time.monotonic() < self.lease_until - services.lease_seconds / 2
+        self.lease_until = 0.0
+        return services.leases.release_ops(self.id, services.owner, held=held)
 
     # -- agents ------------------------------------------------------------------
     async def run_agent(self, frame: Frame) -> str:

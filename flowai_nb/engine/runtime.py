@@ -333,8 +333,9 @@ class Runtime:
         Raises:
             ValueError: unknown tool or agent.
         """
-        names = [row["name"] for row in self.callable_tools()]
-        if tool not in names:
+        tools = self._run_services.tools
+        if not isinstance(tool, str) or tool not in tools.direct_names():
+            names = [row["name"] for row in tools.direct_rows()]
             raise ValueError(f"unknown tool {tool!r}; tools call_tool can run: {names}")
         if agent is None:
             agent = self._run_services.tools.direct_agent(tool).name
@@ -398,9 +399,10 @@ class Runtime:
                 live.approver = make_approver(approvals)
             return stream
         services = self._run_services
-        # the paused state, its lease and its trace: one read
-        state, lease, trace = self._kv.get_many([
-            f"runs/{run_id}", LeaseStore.key(run_id), TraceStore.key(trace_id_of(run_id))])
+        # the paused state, its lease, its trace, its journal and its gates' decisions: one read
+        (state, lease, trace), (chunks, decided) = self._kv.read(
+            [f"runs/{run_id}", LeaseStore.key(run_id), TraceStore.key(trace_id_of(run_id))],
+            [Journal.prefix(run_id), ApprovalBroker.run_decisions_prefix(run_id)])
         if state is None:
             raise RuntimeError(
                 f"nothing to resume for token {token!r}: no paused run {run_id} for tenant "
@@ -415,7 +417,9 @@ class Runtime:
 
             raise _held(run_id, lease)
         run = Run.restore(services, state, make_approver(approvals),
-                          trace if trace is not None and trace.get("runId") == run_id else None)
+                          trace if trace is not None and trace.get("runId") == run_id else None,
+                          journal=Journal.events_of(chunks),
+                          decisions=ApprovalBroker.decisions_of(decided))
         run.stream = RunStream(run, run.main)
         return run.stream
 

@@ -142,7 +142,10 @@ class RunServices:
         run = services.live.get(run_id)
         if run is None or run.task is None:
             return True
-        return run.task.done() or not run.task.get_loop().is_running()
+        if run.task.done() or not run.task.get_loop().is_running():
+            run.lease_until = 0.0  # it may be taken over: that run must read it to let go
+            return True
+        return False
 
     def tool_policy(self, agent: AgentSpec, tool: str) -> ApprovalPolicy:
         """The effective approval policy of ``agent`` calling ``tool`` (the spec is frozen,

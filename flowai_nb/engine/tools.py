@@ -65,6 +65,7 @@ class ToolRegistry:
         self._data_configured = data_configured
         self._cache: dict[str, tuple[list[dict[str, Any]], dict[str, ToolBinding]]] = {}
         self._external: dict[str, Any] = {}  # toolkit id -> MCPConnection, opened on first use
+        self._direct_agents: dict[str, AgentSpec] = {}
 
     def for_agent(self, agent: AgentSpec) -> tuple[list[dict[str, Any]], dict[str, ToolBinding]]:
         """``(tool definitions for the model, {name: binding})`` of ``agent``."""
@@ -157,10 +158,23 @@ class ToolRegistry:
                      for kit in DIRECT_TOOLKITS for row in BUILTIN_TOOLKITS[kit]]
         return rows
 
+    def direct_names(self) -> set[str]:
+        """The names of :meth:`direct_rows`, without building the rows."""
+        names = {name for name in self._spec.tools_by_name if name in self._handlers}
+        if self._data_configured:
+            names.update(row.name for kit in DIRECT_TOOLKITS for row in BUILTIN_TOOLKITS[kit])
+        return names
+
     def direct_agent(self, tool: str) -> AgentSpec:
         """The agent whose policies gate a direct call of ``tool``: of the agents that list
         it, the most careful (``always`` before ``dynamic`` before ``never``); else the
-        coordinator (or the first agent)."""
+        coordinator (or the first agent). Worked out once per tool (the spec is fixed)."""
+        agent = self._direct_agents.get(tool)
+        if agent is None:
+            agent = self._direct_agents[tool] = self._most_careful(tool)
+        return agent
+
+    def _most_careful(self, tool: str) -> AgentSpec:
         spec = self._spec
         listed = [a for a in spec.agents
                   if any(row.name == tool for row in spec.tool_rows(a))]

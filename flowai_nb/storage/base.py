@@ -88,6 +88,14 @@ class KeyValueStore(ABC):
         """
         return [self.get(key) for key in keys]
 
+    def read(self, keys: Sequence[str],
+             prefixes: Sequence[str] = ()) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
+        """``(get_many(keys), [items(prefix) for prefix in prefixes])`` as one read.
+
+        One round trip on the SQL stores; this fallback makes one call per part.
+        """
+        return self.get_many(keys), [self.items(prefix) for prefix in prefixes]
+
     def keys(self, prefix: str = "") -> list[str]:
         """Return the keys starting with ``prefix``, sorted."""
         return [k for k, _ in self.items(prefix)]
@@ -163,6 +171,13 @@ class ScopedStore(KeyValueStore):
     def get_many(self, keys: Sequence[str]) -> list[Any | None]:
         return self._inner.get_many([self._prefix + key for key in keys])
 
+    def read(self, keys: Sequence[str],
+             prefixes: Sequence[str] = ()) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
+        p, n = self._prefix, len(self._prefix)
+        values, groups = self._inner.read([p + key for key in keys],
+                                          [p + prefix for prefix in prefixes])
+        return values, [[(k[n:], v) for k, v in group] for group in groups]
+
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         self._inner.put(self._prefix + key, value, ttl_ms=ttl_ms)
 
@@ -197,6 +212,20 @@ class ScopedStore(KeyValueStore):
 
     def __repr__(self) -> str:
         return f"<ScopedStore {self._prefix!r} of {self._inner!r}>"
+
+
+def _split_read(keys: Sequence[str], prefixes: Sequence[str], rows: Iterable[Sequence[Any]]
+                ) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
+    """The answer of :meth:`KeyValueStore.read` from ``(part, key, text)`` rows in part and
+    key order: part 0 holds the exact ``keys``, part ``i`` the items of ``prefixes[i - 1]``."""
+    found: dict[str, str] = {}
+    groups: list[list[tuple[str, Any]]] = [[] for _ in prefixes]
+    for part, key, text in rows:
+        if part == 0:
+            found[key] = text
+        else:
+            groups[part - 1].append((key, decode(text)))
+    return [None if (text := found.get(key)) is None else decode(text) for key in keys], groups
 
 
 def _check_ops(ops: Iterable[Op], *, keep_notify: bool = False) -> list[Op]:

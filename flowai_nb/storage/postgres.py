@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised with the driver hidde
 
 from ._common import check_key, check_prefix, check_ttl, prefix_end, redact_url
 from ._notify import SERVER_CHANNEL, Listeners
-from .base import KeyValueStore, Op, _split_notify, decode, encode
+from .base import KeyValueStore, Op, _split_notify, _split_read, decode, encode
 
 __all__ = ["PostgresStore"]
 
@@ -69,11 +69,16 @@ class PostgresStore(KeyValueStore):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self.url, autocommit=True)
+            conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise psycopg.OperationalError(
                 f"cannot connect to the postgres store at {redact_url(self.url)}: {exc}"
             ) from exc
+        try:  # every query here is a primary-key lookup or range: never re-plan it per call
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+        except psycopg.Error:  # PostgreSQL < 12: custom plans, only slower
+            pass
+        return conn
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> tuple[list[tuple[Any, ...]], int]:
         with self._lock:
@@ -93,6 +98,27 @@ class PostgresStore(KeyValueStore):
                               (keys,)) if keys else ([], 0)
         found = dict(rows)
         return [None if (text := found.get(key)) is None else decode(text) for key in keys]
+
+    def read(self, keys: Sequence[str],
+             prefixes: Sequence[str] = ()) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
+        """The values at ``keys`` and the items under each prefix: one statement."""
+        keys = [check_key(key) for key in keys]
+        parts: list[str] = []
+        params: list[Any] = []
+        if keys:
+            parts.append(f"SELECT 0, key, value FROM flowai_kv WHERE key = ANY(%s) AND {_LIVE}")
+            params.append(keys)
+        for i, prefix in enumerate(prefixes, 1):
+            sql = f"SELECT {i}, key, value FROM flowai_kv WHERE key >= %s AND {_LIVE}"
+            params.append(check_prefix(prefix))
+            if (end := prefix_end(prefix)) is not None:
+                sql += " AND key < %s"
+                params.append(end)
+            parts.append(sql)
+        if not parts:
+            return [], []
+        rows, _ = self._fetch(" UNION ALL ".join(parts) + " ORDER BY 1, 2", tuple(params))
+        return _split_read(keys, prefixes, rows)
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         check_key(key)

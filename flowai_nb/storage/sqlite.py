@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
-from .base import KeyValueStore, Op, _check_ops, decode, encode
+from .base import KeyValueStore, Op, _check_ops, _split_read, decode, encode
 
 __all__ = ["SqliteStore"]
 
@@ -84,6 +84,31 @@ class SqliteStore(KeyValueStore):
                 f"SELECT key, value FROM kv WHERE key IN ({', '.join('?' * len(keys))}) "
                 f"AND {_LIVE}", (*keys, now_ms())).fetchall()) if keys else {}
         return [None if (text := rows.get(key)) is None else decode(text) for key in keys]
+
+    def read(self, keys: Sequence[str],
+             prefixes: Sequence[str] = ()) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
+        """The values at ``keys`` and the items under each prefix: one query."""
+        keys = [check_key(key) for key in keys]
+        now = now_ms()
+        parts: list[str] = []
+        params: list[Any] = []
+        if keys:
+            parts.append(f"SELECT 0, key, value FROM kv WHERE key IN "
+                         f"({', '.join('?' * len(keys))}) AND {_LIVE}")
+            params += [*keys, now]
+        for i, prefix in enumerate(prefixes, 1):
+            sql = f"SELECT {i}, key, value FROM kv WHERE key >= ? AND {_LIVE}"
+            params += [check_prefix(prefix), now]
+            if (end := prefix_end(prefix)) is not None:
+                sql += " AND key < ?"
+                params.append(end)
+            parts.append(sql)
+        if not parts:
+            return [], []
+        with self._lock:
+            rows = self._conn.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2",
+                                      params).fetchall()
+        return _split_read(keys, prefixes, rows)
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         check_key(key)

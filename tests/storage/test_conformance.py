@@ -153,6 +153,33 @@ def test_get_many_reads_several_keys_in_order(store: KeyValueStore,
         store.get_many(["a", 3])  # type: ignore[list-item]
 
 
+def test_read_gets_keys_and_prefixed_items_together(store: KeyValueStore,
+                                                     expire: Callable[[], None]) -> None:
+    for key in ["log/run-1/2", "log/run-1/10", "log/run-10/1", "log/run-1x", "a", "b"]:
+        store.put(key, key.upper())
+    store.put("log/run-1/gone", 1, ttl_ms=1)
+    store.put("gone", 1, ttl_ms=1)
+    expire()
+    values, groups = store.read(["b", "missing", "gone", "a", "log/run-1/2"],
+                                ["log/run-1/", "nothing/", "log/run-1"])
+    assert values == ["B", None, None, "A", "LOG/RUN-1/2"]
+    assert groups == [[("log/run-1/10", "LOG/RUN-1/10"), ("log/run-1/2", "LOG/RUN-1/2")], [],
+                      [("log/run-1/10", "LOG/RUN-1/10"), ("log/run-1/2", "LOG/RUN-1/2"),
+                       ("log/run-10/1", "LOG/RUN-10/1"), ("log/run-1x", "LOG/RUN-1X")]]
+    assert store.read([], []) == ([], [])
+    assert store.read(["a"]) == (["A"], [])
+    assert store.read([], ["log/run-10/"]) == ([], [[("log/run-10/1", "LOG/RUN-10/1")]])
+    scoped = store.scoped("t")
+    scoped.put("log/1", "s")
+    assert scoped.read(["log/1", "a"], ["log/"]) == (["s", None], [[("log/1", "s")]])
+    hostile = "x'); DROP TABLE kv; --"
+    assert store.read([hostile], [hostile, "%", "_"]) == ([None], [[], [], []])
+    with pytest.raises(TypeError):
+        store.read(["a", 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        store.read([], [None])  # type: ignore[list-item]
+
+
 def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) -> None:
     assert store.add("k", "v", ttl_ms=1) is True
     expire()
