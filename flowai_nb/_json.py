@@ -32,6 +32,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 __all__ = ["MAX_DEPTH", "JSONValueError", "to_json_value", "cell_value", "dumps"]
 
 MAX_DEPTH = 200
@@ -245,6 +247,11 @@ def _c_encoders() -> dict[bool, Any] | None:
 
 _C_ENCODERS = _c_encoders()
 
+_ORJSON_PLAIN = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                 | orjson.OPT_PASSTHROUGH_SUBCLASS)
+"""orjson writes only JSON's own types (and enums and UUIDs, as the rule does); anything
+else goes to ``default`` (refused) and then through the rule's own conversion."""
+
 
 def dumps(value: Any, *, sort_keys: bool = False, indent: int | None = None,
           ensure_ascii: bool = False, strict: bool = False, compact: bool = True) -> str:
@@ -256,7 +263,13 @@ def dumps(value: Any, *, sort_keys: bool = False, indent: int | None = None,
         JSONValueError: as :func:`to_json_value`.
     """
     if indent is None and compact and not sort_keys and _C_ENCODERS is not None:
-        try:  # the common case, without json.dumps' per-call encoder set-up
+        try:  # the common case: orjson for plain JSON data, byte for byte what json writes
+            data = orjson.dumps(value, default=_refuse, option=_ORJSON_PLAIN)
+            if not ensure_ascii or data.isascii():
+                return data.decode()
+        except TypeError:  # other types, non-str keys, lone surrogates, huge ints, depth
+            pass
+        try:  # json's C encoder, without json.dumps' per-call set-up
             return "".join(_C_ENCODERS[ensure_ascii](value, 0))
         except (ValueError, TypeError, RecursionError):
             pass
