@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import uuid
+import os
 from typing import Any
 
 from .._clock import now_ms
@@ -15,7 +15,7 @@ __all__ = ["now_ms", "new_id", "jsonable", "canonical", "digest", "maybe_await"]
 
 def new_id(prefix: str) -> str:
     """A fresh random id such as ``run-3f2a9c1e0b7d``."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return f"{prefix}-{os.urandom(6).hex()}"
 
 
 def jsonable(value: Any, nulled: list[str] | None = None) -> Any:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
 from .._json import JSONValueError, to_json_value
 from .._redact import redact
-from .workers import in_worker
+from .workers import WorkerTimeout, in_worker
 
 __all__ = ["DEFAULT_TOOL_TIMEOUT_S", "ToolError", "check_timeout", "checked_args",
            "error_text", "run_contained", "tool_result_value"]
@@ -73,14 +74,18 @@ async def run_contained(handler: Callable[..., Any], args: Any, ctx: Any, *, too
     """
     task = asyncio.current_task()
     cancelling = task.cancelling() if task is not None else 0
-    deadline = asyncio.timeout(timeout)
+    original, deadline = timeout, None
     try:
-        async with deadline:
-            if _is_async(handler):
-                result = await handler(args, ctx)
-            else:
-                result = await in_worker(handler, args, ctx)
-            if inspect.isawaitable(result):
+        if _is_async(handler):
+            result = handler(args, ctx)
+        else:  # bounded in the worker: a quick call then needs no timer on the loop
+            started = time.monotonic()
+            result = await in_worker(handler, args, ctx, timeout=timeout)
+            if timeout is not None:
+                timeout = max(timeout - (time.monotonic() - started), 0.0)
+        if inspect.isawaitable(result):
+            deadline = asyncio.timeout(timeout)
+            async with deadline:
                 result = await result
         return result
     except asyncio.CancelledError as exc:
@@ -88,8 +93,9 @@ async def run_contained(handler: Callable[..., Any], args: Any, ctx: Any, *, too
             raise  # the run itself is being cancelled (or the loop is going away)
         raise ToolError(f"tool {tool!r} raised {error_text(exc)}") from None
     except BaseException as exc:  # noqa: BLE001 - any raise is the tool's failure
-        if isinstance(exc, TimeoutError) and deadline.expired():
-            raise ToolError(f"tool {tool!r} did not finish within {timeout:g}s and was "
+        if isinstance(exc, WorkerTimeout) or (isinstance(exc, TimeoutError)
+                                              and deadline is not None and deadline.expired()):
+            raise ToolError(f"tool {tool!r} did not finish within {original:g}s and was "
                             "abandoned; try a smaller request") from None
         raise ToolError(error_text(exc)) from None
 

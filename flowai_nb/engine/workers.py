@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["in_worker", "QUICK_WAIT_S", "IDLE_SECONDS"]
+__all__ = ["in_worker", "WorkerTimeout", "QUICK_WAIT_S", "IDLE_SECONDS"]
 
 QUICK_WAIT_S = 0.0002
 """Longest time the loop waits synchronously for a handler that was quick last time."""
@@ -108,13 +108,23 @@ def _submit(job: _Job) -> None:
     _jobs.put(job)
 
 
-async def in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+class WorkerTimeout(TimeoutError):
+    """The call outlived its ``timeout`` and was abandoned (it runs on in its thread)."""
+
+
+async def in_worker(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
     """``fn(*args)`` in a worker thread (with this context's variables); its result or
-    its exception. Cancelling the awaiting coroutine abandons the call, which runs on."""
+    its exception.
+
+    Raises:
+        WorkerTimeout: ``fn`` ran longer than ``timeout`` seconds.
+
+    Cancelling the awaiting coroutine, like a timeout, abandons the call, which runs on.
+    """
     job = _Job(fn, args)
     _submit(job)
     if not _slow.get(id(fn)) and job.done.acquire(timeout=QUICK_WAIT_S):
-        return job.outcome()
+        return job.outcome()  # no loop timer needed for a call this short
     loop = asyncio.get_running_loop()
     future = loop.create_future()
 
@@ -133,5 +143,11 @@ async def in_worker(fn: Callable[..., Any], *args: Any) -> Any:
         if not finished:
             job.wake = wake
     if not finished:
-        await future
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            if not future.cancelled():
+                raise  # pragma: no cover - the future is only ever resolved with None
+            raise WorkerTimeout(f"{timeout:g}s") from None
     return job.outcome()

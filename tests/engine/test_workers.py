@@ -118,3 +118,31 @@ def test_a_hung_sync_tool_does_not_keep_the_process_from_exiting() -> None:
     assert done.returncode == 0, done.stderr
     assert "run-finish completed | " in done.stdout
     assert "did not finish within 0.2s" in done.stdout
+
+
+@pytest.mark.parametrize("style", ["sync", "async"])
+def test_a_handler_raising_timeouterror_is_its_own_error_not_the_tool_timeout(
+        style: str) -> None:
+    import flowai_nb as fa
+
+    def sync_handler(args: dict, ctx: object) -> None:
+        raise TimeoutError("the upstream API timed out")
+
+    async def async_handler(args: dict, ctx: object) -> None:
+        raise TimeoutError("the upstream API timed out")
+
+    tool = fa.define_tool("fetch", "Calls an API", {})(
+        sync_handler if style == "sync" else async_handler)
+    spec = fa.define_runtime(
+        fa.define_tenant("t", "1"),
+        agents=[fa.define_coordinator("a", model="scripted", prompt="p", tools=[tool])],
+        providers={"scripted": {"scripts": {"a": [{"tool": "fetch"}, {"text": "done"}]}}})
+    rt = fa.create_runtime(spec, interpreter="scripted")
+    rt.tool_timeout = 30
+    try:
+        events = asyncio.run(asyncio.wait_for(rt.query("go", "t1").collect(), BOUND_S))
+    finally:
+        rt.close()
+    result = next(e for e in events if e["type"] == "tool-result")
+    assert result["error"] == "TimeoutError: the upstream API timed out"
+    assert events[-1]["status"] == "completed"
