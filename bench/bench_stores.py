@@ -1,5 +1,6 @@
 """Store growth: ``list_traces(filter)``, ``pending_approvals()``, ``get_plan(id)`` with
-1,000 / 10,000 / 100,000 stored runs, on the memory and SQLite stores.
+1,000 / 10,000 / 100,000 stored runs, on every store kind (memory, SQLite, DuckDB, and
+throwaway Redis and PostgreSQL servers started on 127.0.0.1 when their binaries are installed).
 
 Each stored run leaves what a real one does: a trace (indexed by thread and eval
 run), a resolved approval and a plan; 5 approvals stay pending. The stores are
@@ -14,9 +15,12 @@ SPEC §17 bar: each call under 10 ms at 100,000 runs (indexed, not scanned). Usa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +32,57 @@ BAR_MS = 10.0
 CHUNK = 5_000
 
 
-def _runtime(kind: str, workdir: Path) -> Any:
+def _runtime(kind: str, workdir: Path, servers: dict[str, str], n: int) -> Any:
     storage = None
-    if kind == "sqlite":
-        path = workdir / f"{time.time_ns()}.db"
-        storage = {"kv": {"kind": "sqlite", "config": {"path": str(path)}}}
+    if kind in ("sqlite", "duckdb"):
+        path = workdir / f"{time.time_ns()}.{kind}"
+        storage = {"kv": {"kind": kind, "config": {"path": str(path)}}}
+    elif kind in ("redis", "postgres"):
+        storage = {"kv": {"kind": kind, "config": {"url": _fresh(kind, servers[kind], n)}}}
     spec = fa.define_runtime(fa.define_tenant("bench", "1"),
                              agents=[fa.define_coordinator("c", model="m", prompt="Hi.")],
                              storage_factories=storage)
     return fa.create_runtime(spec)
+
+
+def _fresh(kind: str, url: str, n: int) -> str:
+    """An empty database on the ``kind`` server at ``url``, one per size."""
+    base = url.rsplit("/", 1)[0]
+    if kind == "redis":
+        import redis
+
+        with redis.Redis.from_url(f"{base}/2") as client:
+            client.flushdb()
+        return f"{base}/2"
+    import psycopg
+
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS bench_{n}")
+        conn.execute(f"CREATE DATABASE bench_{n}")
+    return f"{base}/bench_{n}"
+
+
+@contextlib.contextmanager
+def _servers(kinds: list[str]) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """Throwaway Redis / PostgreSQL servers for the server kinds in ``kinds``, and notes
+    naming the kinds skipped (server binaries not installed)."""
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import pytest
+
+    from tests.servers import postgres_server, redis_server
+
+    urls: dict[str, str] = {}
+    notes: list[str] = []
+    with contextlib.ExitStack() as stack:
+        for kind, start in (("redis", redis_server), ("postgres", postgres_server)):
+            if kind in kinds:
+                try:
+                    urls[kind] = stack.enter_context(start())
+                except pytest.skip.Exception as exc:
+                    notes.append(f"{kind} rows skipped: {exc.msg}")
+        yield urls, notes
 
 
 def _fill(rt: Any, n: int) -> None:
@@ -88,13 +134,16 @@ def _calls(rt: Any, mid: int) -> dict[str, Any]:
     }
 
 
-def measure(kinds: list[str], sizes: list[int], workdir: Path) -> list[Row]:
+def measure(kinds: list[str], sizes: list[int], workdir: Path,
+            servers: dict[str, str]) -> list[Row]:
     """Time the three calls for each store kind and size; return the table rows."""
     rows = []
     repeat = size(50, 2)
     for kind in kinds:
+        if kind in ("redis", "postgres") and kind not in servers:
+            continue
         for n in sizes:
-            rt = _runtime(kind, workdir)
+            rt = _runtime(kind, workdir, servers, n)
             _fill(rt, n)
             calls = _calls(rt, n // 2)
             assert len(rt.list_traces(thread_id=f"thread-{n // 2}")) == 1
@@ -113,14 +162,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=size("1000,10000,100000", "10,100"),
                         help="comma-separated numbers of stored runs")
-    parser.add_argument("--kinds", default="memory,sqlite", help="store kinds")
+    parser.add_argument("--kinds", default="memory,sqlite,duckdb,redis,postgres",
+                        help="comma-separated store kinds")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="flowai-bench-") as tmp:
-        rows = measure(args.kinds.split(","), sizes, Path(tmp))
+    kinds = args.kinds.split(",")
+    with tempfile.TemporaryDirectory(prefix="flowai-bench-") as tmp, \
+            _servers(kinds) as (servers, notes):
+        rows = measure(kinds, sizes, Path(tmp), servers)
     print_table("store calls as the store grows (median ms per call)", rows,
                 ["each stored run: an indexed trace, a resolved approval, a plan; "
-                 "5 approvals pending"])
+                 "5 approvals pending", *notes])
 
 
 if __name__ == "__main__":

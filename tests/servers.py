@@ -38,7 +38,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["postgres_server", "postgres_url", "fresh_postgres_url", "redis_url", "fresh_redis_url"]
+__all__ = ["postgres_server", "postgres_url", "fresh_postgres_url", "redis_server", "redis_url",
+           "fresh_redis_url"]
 
 _START_TIMEOUT = 60.0  # seconds; the machines are shared and can be slow
 
@@ -172,6 +173,16 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """URL of a throwaway Redis server's database 0 (session-wide, no persistence)."""
+    with redis_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Run a throwaway Redis server (no persistence); yield its database 0 URL.
+
+    Skips (raises ``pytest.skip.Exception``) when ``redis-server`` is not installed.
+    """
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip("'redis-server' is not installed (looked on PATH)")

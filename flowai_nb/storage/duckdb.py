@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from ._common import check_key, check_prefix, check_ttl, expiry, now_ms
-from .base import KeyValueStore, Op, _check_ops, decode, encode
+from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
+from .base import KeyValueStore, Op, _check_ops, _split_read, decode, encode
 
 __all__ = ["DuckDBStore"]
 
@@ -34,6 +34,22 @@ _UPSERT = (
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
 )
 _ADD = _UPSERT + " WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= ?"
+
+
+def _prefix_query(columns: str, prefix: str, now: int,
+                  after: str | None = None) -> tuple[str, tuple[Any, ...]]:
+    """``SELECT columns`` of the live rows under ``prefix`` (and after ``after``): a range on
+    the key (``prefix <= key < prefix_end``), which DuckDB's min/max zone maps can skip
+    row groups with, where ``starts_with`` would test every row."""
+    sql = f"SELECT {columns} FROM flowai_kv WHERE key >= ? AND {_LIVE}"
+    params: tuple[Any, ...] = (prefix, now)
+    if after is not None:
+        sql += " AND key > ?"
+        params += (after,)
+    if (end := prefix_end(prefix)) is not None:
+        sql += " AND key < ?"
+        params += (end,)
+    return sql, params
 
 
 class _Shared:
@@ -143,12 +159,35 @@ class DuckDBStore(KeyValueStore):
         return bool(rows) and (rows[0][0] is None or rows[0][0] > now_ms())
 
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
-        check_prefix(prefix)
-        rows = self._fetch(
-            f"SELECT key, value FROM flowai_kv WHERE starts_with(key, ?) AND {_LIVE} ORDER BY key",
-            (prefix, now_ms()),
-        )
-        return [(k, decode(v)) for k, v in rows]
+        return self._range(prefix, None)
+
+    def items_after(self, prefix: str, after: str) -> list[tuple[str, Any]]:
+        return self._range(prefix, check_key(after))
+
+    def _range(self, prefix: str, after: str | None) -> list[tuple[str, Any]]:
+        """Live items under ``prefix`` (after the key ``after`` when given), in key order."""
+        sql, params = _prefix_query("key, value", check_prefix(prefix), now_ms(), after)
+        return [(k, decode(v)) for k, v in self._fetch(sql + " ORDER BY key", params)]
+
+    def read(self, keys: Sequence[str],
+             prefixes: Sequence[str] = ()) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
+        """The values at ``keys`` and the items under each prefix: one query."""
+        keys = [check_key(key) for key in keys]
+        now = now_ms()
+        parts: list[str] = []
+        params: tuple[Any, ...] = ()
+        if keys:
+            parts.append(f"SELECT 0, key, value FROM flowai_kv WHERE key IN "
+                         f"({', '.join('?' * len(keys))}) AND {_LIVE}")
+            params += (*keys, now)
+        for i, prefix in enumerate(prefixes, 1):
+            sql, more = _prefix_query(f"{i}, key, value", check_prefix(prefix), now)
+            parts.append(sql)
+            params += more
+        if not parts:
+            return [], []
+        rows = self._fetch(" UNION ALL ".join(parts) + " ORDER BY 1, 2", params)
+        return _split_read(keys, prefixes, rows)
 
     def close(self) -> None:
         """Release the connection (DuckDB checkpoints the file when the last one closes)."""

@@ -180,6 +180,37 @@ def test_read_gets_keys_and_prefixed_items_together(store: KeyValueStore,
         store.read([], [None])  # type: ignore[list-item]
 
 
+def test_prefix_reads_return_only_their_prefix_and_live_keys(store: KeyValueStore,
+                                                             expire: Callable[[], None]) -> None:
+    neighbours = ["t/a", "t/a/", "t/a/1", "t/a/2/x", "t/a0", "t/a-", "t/aa", "t/b/1", "t/", "t",
+                  "s/a/1", "u/a/1", "t/a\U0010ffff", "t/b"]
+    for key in neighbours:
+        store.put(key, key)
+    for key in ["t/a/gone", "t/a/3", "t/b/gone"]:
+        store.put(key, "old", ttl_ms=1)
+    store.add("t/a/added-gone", "old", ttl_ms=1)
+    expire()
+    store.put("t/a/3", "again")  # an expired key written again is listed again
+    assert store.add("t/b/gone", "again") is True
+    under_a = ["t/a/", "t/a/1", "t/a/2/x", "t/a/3"]
+    expected = {k: k for k in neighbours} | {"t/a/3": "again", "t/b/gone": "again"}
+    assert store.items("t/a/") == [(k, expected[k]) for k in under_a]
+    assert store.items_after("t/a/", "t/a/1") == [(k, expected[k]) for k in under_a[2:]]
+    assert store.items_after("t/a/", "s") == [(k, expected[k]) for k in under_a]
+    assert store.items_after("t/a/", "t/a/4") == []
+    assert store.items_after("t/a/", "t/b") == []
+    assert store.keys("t/a") == sorted(k for k in expected if k.startswith("t/a"))
+    assert store.keys("t/b") == ["t/b", "t/b/1", "t/b/gone"]
+    values, groups = store.read(["t/a/gone", "t/a/3"], ["t/a/", "t/b/", "t/c/"])
+    assert values == [None, "again"]
+    assert groups == [[(k, expected[k]) for k in under_a],
+                      [("t/b/1", "t/b/1"), ("t/b/gone", "again")], []]
+    assert store.keys() == sorted(expected)
+    store.delete("t/a/1")
+    assert store.write([("delete", "t/a/2/x", None), ("put", "t/a/4", 4)]) is True
+    assert store.keys("t/a/") == ["t/a/", "t/a/3", "t/a/4"]
+
+
 def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) -> None:
     assert store.add("k", "v", ttl_ms=1) is True
     expire()
