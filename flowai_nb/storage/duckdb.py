@@ -1,6 +1,10 @@
 """DuckDB store: table ``flowai_kv`` in a DuckDB file (or ``":memory:"``).
 
-Handy when the data environment already keeps a DuckDB file. DuckDB lets only
+Handy when the data environment already keeps a DuckDB file. DuckDB's own index is used
+for exact keys but not for key ranges, so the store keeps the sorted list of its keys in
+memory (read once on open; one process owns the file, see below): a prefix read finds its
+keys there and fetches them by key, costing O(matches) rather than a scan of the table.
+Write ``flowai_kv`` only through the store. DuckDB lets only
 ONE process open a database file at a time (threads inside that process are
 fine), so a second kernel or script opening the same file fails with a clear
 error; use the ``sqlite``, ``postgres`` or ``redis`` kinds to share a store
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,11 +41,19 @@ _UPSERT = (
 _ADD = _UPSERT + " WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= ?"
 
 
-def _prefix_query(columns: str, prefix: str, now: int,
-                  after: str | None = None) -> tuple[str, tuple[Any, ...]]:
-    """``SELECT columns`` of the live rows under ``prefix`` (and after ``after``): a range on
-    the key (``prefix <= key < prefix_end``), which DuckDB's min/max zone maps can skip
-    row groups with, where ``starts_with`` would test every row."""
+_LOOKUP_MAX = 256
+"""Prefix reads matching more keys than this scan the key range instead: DuckDB answers
+a long ``IN`` list key by key, slower than one pass over the table."""
+
+
+def _prefix_query(columns: str, prefix: str, now: int, after: str | None,
+                  found: list[str]) -> tuple[str, tuple[Any, ...]]:
+    """``SELECT columns`` of the live rows under ``prefix`` (and after ``after``), whose
+    keys are ``found``: looked up by key when they are few, else a range on the key
+    (``prefix <= key < prefix_end``, which DuckDB's zone maps can prune)."""
+    if len(found) <= _LOOKUP_MAX:
+        return (f"SELECT {columns} FROM flowai_kv WHERE key IN "
+                f"({', '.join('?' * len(found))}) AND {_LIVE}", (*found, now))
     sql = f"SELECT {columns} FROM flowai_kv WHERE key >= ? AND {_LIVE}"
     params: tuple[Any, ...] = (prefix, now)
     if after is not None:
@@ -55,10 +68,30 @@ def _prefix_query(columns: str, prefix: str, now: int,
 class _Shared:
     """One connection per database file per process: DuckDB's own concurrency control
     rejects concurrent conflicting writes from two connections instead of waiting, so
-    every store on one file funnels through a single connection and lock."""
+    every store on one file funnels through a single connection and lock. ``keys`` is
+    every key in the table (expired rows included), sorted; kept under ``lock``."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn, self.lock, self.users = conn, threading.Lock(), 0
+        self.keys = sorted(k for (k,) in conn.execute("SELECT key FROM flowai_kv").fetchall())
+
+    def added(self, key: str) -> None:
+        i = bisect_left(self.keys, key)
+        if i == len(self.keys) or self.keys[i] != key:
+            self.keys.insert(i, key)
+
+    def removed(self, key: str) -> None:
+        i = bisect_left(self.keys, key)
+        if i < len(self.keys) and self.keys[i] == key:
+            del self.keys[i]
+
+    def under(self, prefix: str, after: str | None = None) -> list[str]:
+        """The keys starting with ``prefix`` (and greater than ``after``), in order."""
+        keys = self.keys
+        low = (bisect_right(keys, after) if after is not None and after >= prefix
+               else bisect_left(keys, prefix))
+        end = prefix_end(prefix)
+        return keys[low:len(keys) if end is None else bisect_left(keys, end, low)]
 
 
 _OPEN: dict[str, _Shared] = {}
@@ -119,14 +152,22 @@ class DuckDBStore(KeyValueStore):
 
     def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
         check_key(key)
-        self._fetch(_UPSERT, (key, encode(value), expiry(check_ttl(ttl_ms))))
+        params = (key, encode(value), expiry(check_ttl(ttl_ms)))
+        with self._shared.lock:
+            self._shared.conn.execute(_UPSERT, params)
+            self._shared.added(key)
 
     def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
         check_key(key)
         text, ttl = encode(value), check_ttl(ttl_ms)
         now = now_ms()
-        rows = self._fetch(_ADD, (key, text, None if ttl is None else now + ttl, now))
-        return rows[0][0] == 1
+        with self._shared.lock:
+            rows = self._shared.conn.execute(
+                _ADD, (key, text, None if ttl is None else now + ttl, now)).fetchall()
+            if rows[0][0] == 1:
+                self._shared.added(key)
+                return True
+        return False
 
     def write(self, ops: Iterable[Op]) -> bool:
         ops = _check_ops(ops)
@@ -145,6 +186,8 @@ class DuckDBStore(KeyValueStore):
                         conn.execute("ROLLBACK")
                         return False
                 conn.execute("COMMIT")
+                for op, key, _ in texts:
+                    (self._shared.removed if op == "delete" else self._shared.added)(key)
             except BaseException:
                 try:
                     conn.execute("ROLLBACK")
@@ -155,7 +198,10 @@ class DuckDBStore(KeyValueStore):
 
     def delete(self, key: str) -> bool:
         check_key(key)
-        rows = self._fetch("DELETE FROM flowai_kv WHERE key = ? RETURNING expires_at", (key,))
+        with self._shared.lock:
+            rows = self._shared.conn.execute(
+                "DELETE FROM flowai_kv WHERE key = ? RETURNING expires_at", (key,)).fetchall()
+            self._shared.removed(key)
         return bool(rows) and (rows[0][0] is None or rows[0][0] > now_ms())
 
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
@@ -166,13 +212,20 @@ class DuckDBStore(KeyValueStore):
 
     def _range(self, prefix: str, after: str | None) -> list[tuple[str, Any]]:
         """Live items under ``prefix`` (after the key ``after`` when given), in key order."""
-        sql, params = _prefix_query("key, value", check_prefix(prefix), now_ms(), after)
-        return [(k, decode(v)) for k, v in self._fetch(sql + " ORDER BY key", params)]
+        check_prefix(prefix)
+        with self._shared.lock:
+            found = self._shared.under(prefix, after)
+            if not found:
+                return []
+            sql, params = _prefix_query("key, value", prefix, now_ms(), after, found)
+            rows = self._shared.conn.execute(sql + " ORDER BY key", params).fetchall()
+        return [(k, decode(v)) for k, v in rows]
 
     def read(self, keys: Sequence[str],
              prefixes: Sequence[str] = ()) -> tuple[list[Any | None], list[list[tuple[str, Any]]]]:
         """The values at ``keys`` and the items under each prefix: one query."""
         keys = [check_key(key) for key in keys]
+        prefixes = [check_prefix(prefix) for prefix in prefixes]
         now = now_ms()
         parts: list[str] = []
         params: tuple[Any, ...] = ()
@@ -180,13 +233,14 @@ class DuckDBStore(KeyValueStore):
             parts.append(f"SELECT 0, key, value FROM flowai_kv WHERE key IN "
                          f"({', '.join('?' * len(keys))}) AND {_LIVE}")
             params += (*keys, now)
-        for i, prefix in enumerate(prefixes, 1):
-            sql, more = _prefix_query(f"{i}, key, value", check_prefix(prefix), now)
-            parts.append(sql)
-            params += more
-        if not parts:
-            return [], []
-        rows = self._fetch(" UNION ALL ".join(parts) + " ORDER BY 1, 2", params)
+        with self._shared.lock:
+            for i, prefix in enumerate(prefixes, 1):
+                if found := self._shared.under(prefix):
+                    sql, more = _prefix_query(f"{i}, key, value", prefix, now, None, found)
+                    parts.append(sql)
+                    params += more
+            rows = self._shared.conn.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2",
+                                             params).fetchall() if parts else []
         return _split_read(keys, prefixes, rows)
 
     def close(self) -> None:

@@ -211,6 +211,25 @@ def test_prefix_reads_return_only_their_prefix_and_live_keys(store: KeyValueStor
     assert store.keys("t/a/") == ["t/a/", "t/a/3", "t/a/4"]
 
 
+def test_prefix_reads_of_many_keys_list_each_live_key_once(store: KeyValueStore,
+                                                           expire: Callable[[], None]) -> None:
+    many = [f"log/run-1/{i:04d}" for i in range(700)]
+    store.write([("put", key, i) for i, key in enumerate(many)])
+    store.write([("put", "log/run-10/0000", "x"), ("put", "log/run-0/9999", "y")])
+    store.put("log/run-1/0700", "gone", ttl_ms=1)
+    expire()
+    assert store.items("log/run-1/") == [(key, i) for i, key in enumerate(many)]
+    assert store.items_after("log/run-1/", many[99]) == [(key, i) for i, key in
+                                                        enumerate(many) if i > 99]
+    assert store.read([], ["log/run-1/", "log/run-1"])[1] == [
+        [(key, i) for i, key in enumerate(many)],
+        [(key, i) for i, key in enumerate(many)] + [("log/run-10/0000", "x")]]
+    store.write([("delete", key, None) for key in many[:650]])
+    assert store.keys("log/run-1/") == many[650:]
+    second = store.scoped("log")  # another view of the same store sees the same keys
+    assert second.keys("run-1/") == [key[4:] for key in many[650:]]
+
+
 def test_add_with_ttl_expires(store: KeyValueStore, expire: Callable[[], None]) -> None:
     assert store.add("k", "v", ttl_ms=1) is True
     expire()

@@ -41,6 +41,27 @@ def test_duckdb_file_held_by_another_process_gives_a_clear_error(tmp_path: Path)
     store.close()
 
 
+def test_duckdb_stores_on_one_file_list_each_other_s_keys(tmp_path: Path) -> None:
+    path = str(tmp_path / "kv.duckdb")
+    first = open_store({"kind": "duckdb", "path": path})
+    second = open_store({"kind": "duckdb", "path": path})
+    try:
+        first.put("runs/1", 1)
+        assert second.write([("put", "runs/2", 2), ("add", "runs/3", 3)]) is True
+        assert second.write([("put", "runs/4", 4), ("add", "runs/1", 0)]) is False
+        assert first.items("runs/") == [("runs/1", 1), ("runs/2", 2), ("runs/3", 3)]
+        assert second.delete("runs/2") is True
+        assert first.keys("runs/") == ["runs/1", "runs/3"]
+    finally:
+        first.close()
+        second.close()
+    reopened = open_store({"kind": "duckdb", "path": path})
+    try:
+        assert reopened.keys("runs/") == ["runs/1", "runs/3"]
+    finally:
+        reopened.close()
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "duckdb"])
 def test_in_memory_databases(kind: str) -> None:
     first = open_store({"kind": kind, "path": ":memory:"})
