@@ -62,9 +62,11 @@ class _Job:
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
             self.error = exc
         self.seconds = time.perf_counter() - start
+        global _idle
         with _lock:
             self.finished = True
             wake = self.wake
+            _idle += 1  # before the caller can submit again: its next job reuses this thread
         self.done.release()
         if wake is not None:
             wake()
@@ -89,10 +91,8 @@ def _work() -> None:
                     _idle -= 1
                     return
             continue
-        job.run()
+        job.run()  # counts this worker idle again as it finishes
         del job
-        with _lock:
-            _idle += 1
 
 
 def _submit(job: _Job) -> None:
