@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import queue
 import threading
 import time
@@ -37,6 +38,16 @@ _jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 _lock = threading.Lock()
 _idle = 0  # idle workers not yet promised to a submitted job
 _slow: dict[int, bool] = {}  # id(fn) -> its last call outlived QUICK_WAIT_S (a hint only)
+
+
+def _forget_workers() -> None:
+    """In a forked child the parent's workers do not exist: start from none."""
+    global _jobs, _lock, _idle
+    _jobs, _lock, _idle = queue.SimpleQueue(), threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 class _Job:

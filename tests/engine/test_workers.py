@@ -146,3 +146,25 @@ def test_a_handler_raising_timeouterror_is_its_own_error_not_the_tool_timeout(
     result = next(e for e in events if e["type"] == "tool-result")
     assert result["error"] == "TimeoutError: the upstream API timed out"
     assert events[-1]["status"] == "completed"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_gets_workers_of_its_own() -> None:
+    """The parent's idle workers do not exist in a forked child: its calls still run."""
+    import os
+
+    asyncio.run(in_worker(lambda: None))  # the parent now has an idle worker
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what its call returned, then leave at once
+        try:
+            answer = asyncio.run(asyncio.wait_for(in_worker(lambda: "child ok"), 10))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            answer = f"child failed: {type(exc).__name__}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    assert answer == "child ok"
