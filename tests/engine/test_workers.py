@@ -168,3 +168,32 @@ def test_a_forked_child_gets_workers_of_its_own() -> None:
         answer = pipe.read()
     os.waitpid(pid, 0)
     assert answer == "child ok"
+
+
+def test_past_the_thread_cap_calls_wait_and_given_up_calls_never_start(monkeypatch) -> None:
+    from flowai_nb.engine import workers
+
+    monkeypatch.setattr(workers, "MAX_WORKERS", workers._threads + 2)  # two more at most
+    busy = workers._idle + 2  # holding this many calls leaves no thread free
+    release = threading.Event()
+    started: list[str] = []
+
+    def hold(name: str) -> str:
+        started.append(name)
+        release.wait(BOUND_S)
+        return name
+
+    async def main() -> list[str]:
+        held = [asyncio.ensure_future(in_worker(hold, f"held-{i}")) for i in range(busy)]
+        while len(started) < busy:
+            await asyncio.sleep(0.01)
+        with pytest.raises(workers.WorkerTimeout):  # no thread free: it waits, gives up
+            await in_worker(hold, "gave up", timeout=0.2)
+        queued = asyncio.ensure_future(in_worker(hold, "queued"))
+        await asyncio.sleep(0.05)
+        release.set()
+        return [*await asyncio.gather(*held), await queued]
+
+    assert asyncio.run(asyncio.wait_for(main(), BOUND_S)) == [
+        *(f"held-{i}" for i in range(busy)), "queued"]
+    assert "gave up" not in started and "queued" in started
