@@ -31,14 +31,6 @@ class LeaseStore:
         """Where a run's lease is stored."""
         return f"leases/{run_id}"
 
-    def put_op(self, run_id: str, owner: str, seconds: float) -> Op:
-        """The write that takes (or renews) the lease; for a transaction with other writes.
-
-        Only for an owner that holds the lease or a run nobody else knows of yet.
-        """
-        return ("put", self.key(run_id), {"owner": owner,
-                                           "expiresAt": now_ms() + int(seconds * 1000)})
-
     def acquire(self, run_id: str, owner: str, seconds: float,
                 gone: Callable[[Any], bool] = lambda owner: False) -> None:
         """Take the lease, or renew it if ``owner`` holds it (or its holder is ``gone``).

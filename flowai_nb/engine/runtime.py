@@ -23,7 +23,7 @@ from ..storage.base import KeyValueStore
 from ._util import new_id
 from .approvals import ApprovalBroker, make_approver
 from .builtins import BUILTIN_TOOLS
-from .context import RESERVED_SERVICE_KEYS
+from .context import RESERVED_SERVICE_KEYS, ReferencesFacade
 from .journal import Journal, Subscription
 from .leases import LeaseStore
 from .options import RunOptions, check_options
@@ -556,6 +556,13 @@ class Runtime:
     async def reference_glimpse(self, /, reference: Any) -> Any:
         """The cached glimpse of a reference, without loading its payload. Awaitable."""
         return self._run_services.refs.glimpse(reference)
+
+    @property
+    def references(self) -> ReferencesFacade:
+        """The tenant's references without awaiting: ``create``, ``resolve`` and ``glimpse``
+        as plain calls (the same object tool handlers get as ``ctx.references``), for code
+        that cannot await, such as a widget or a callback."""
+        return self._run_services.references
 
     def list_references(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Envelopes of the tenant's live references (of ``kind``, or all), newest first."""

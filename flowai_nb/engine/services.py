@@ -158,12 +158,17 @@ class RunServices:
     def context(self, run: Any, agent: str, tool_use_id: str | None,
                 extra: dict[str, Any] | None = None) -> ToolContext:
         """The ``ctx`` of a tool handler (or the action dispatcher)."""
-        if self._ref_facade is None:
-            self._ref_facade = ReferencesFacade(self.refs)
         return ToolContext(services=self.user_services, tool_use_id=tool_use_id,
-                           references=self._ref_facade, data_provider=self.data,
+                           references=self.references, data_provider=self.data,
                            kv=self.user_kv, agent=agent, thread_id=run.thread_id,
                            run_id=run.id, extra=extra)
+
+    @property
+    def references(self) -> ReferencesFacade:
+        """Create, resolve and glimpse references synchronously (``ctx.references``)."""
+        if self._ref_facade is None:
+            self._ref_facade = ReferencesFacade(self.refs)
+        return self._ref_facade
 
     @property
     def history_log(self) -> HistoryStore:

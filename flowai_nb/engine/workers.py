@@ -12,20 +12,22 @@ result to the awaiting coroutine. Two things make it cheaper and safer than
   past its timeout delays neither ``asyncio.run`` returning nor the
   interpreter exiting (a hung thread is abandoned, as before, never killed).
 
-A worker that has been idle for :data:`IDLE_SECONDS` exits.
+A worker that has been idle for :data:`IDLE_SECONDS` exits; at most
+:data:`MAX_WORKERS` run at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["in_worker", "WorkerTimeout", "QUICK_WAIT_S", "IDLE_SECONDS"]
+__all__ = ["in_worker", "WorkerTimeout", "QUICK_WAIT_S", "IDLE_SECONDS", "MAX_WORKERS"]
 
 QUICK_WAIT_S = 0.0002
 """Longest time the loop waits synchronously for a handler that was quick last time."""
@@ -33,15 +35,30 @@ QUICK_WAIT_S = 0.0002
 IDLE_SECONDS = 60.0
 """A worker thread with nothing to do for this long exits."""
 
+MAX_WORKERS = 128
+"""Most worker threads at once; further calls wait for one to be free (a call whose
+caller gave up meanwhile, by timeout or cancellation, is skipped, never started)."""
+
 _jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 _lock = threading.Lock()
 _idle = 0  # idle workers not yet promised to a submitted job
+_threads = 0  # worker threads alive
 _slow: dict[int, bool] = {}  # id(fn) -> its last call outlived QUICK_WAIT_S (a hint only)
+
+
+def _forget_workers() -> None:
+    """In a forked child the parent's workers do not exist: start from none."""
+    global _jobs, _lock, _idle, _threads
+    _jobs, _lock, _idle, _threads = queue.SimpleQueue(), threading.Lock(), 0, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 class _Job:
     __slots__ = ("fn", "args", "context", "done", "finished", "value", "error", "wake",
-                 "seconds")
+                 "seconds", "abandoned")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn = fn
@@ -54,17 +71,21 @@ class _Job:
         self.error: BaseException | None = None
         self.wake: Callable[[], None] | None = None
         self.seconds = 0.0
+        self.abandoned = False
 
     def run(self) -> None:
         start = time.perf_counter()
-        try:
-            self.value = self.context.run(self.fn, *self.args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-            self.error = exc
+        if not self.abandoned:  # its caller stopped waiting before a worker was free
+            try:
+                self.value = self.context.run(self.fn, *self.args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                self.error = exc
         self.seconds = time.perf_counter() - start
+        global _idle
         with _lock:
             self.finished = True
             wake = self.wake
+            _idle += 1  # before the caller can submit again: its next job reuses this thread
         self.done.release()
         if wake is not None:
             wake()
@@ -79,7 +100,7 @@ class _Job:
 
 
 def _work() -> None:
-    global _idle
+    global _idle, _threads
     while True:
         try:
             job = _jobs.get(timeout=IDLE_SECONDS)
@@ -87,21 +108,21 @@ def _work() -> None:
             with _lock:
                 if _idle > 0:  # no submitted job counts on this worker: leave
                     _idle -= 1
+                    _threads -= 1
                     return
             continue
-        job.run()
+        job.run()  # counts this worker idle again as it finishes
         del job
-        with _lock:
-            _idle += 1
 
 
 def _submit(job: _Job) -> None:
-    global _idle
+    global _idle, _threads
     with _lock:
+        spawn = False
         if _idle > 0:
             _idle -= 1
-            spawn = False
-        else:
+        elif _threads < MAX_WORKERS:
+            _threads += 1
             spawn = True
     if spawn:
         threading.Thread(target=_work, name="flowai tool worker", daemon=True).start()
@@ -147,7 +168,11 @@ async def in_worker(fn: Callable[..., Any], *args: Any, timeout: float | None = 
             async with asyncio.timeout(timeout):
                 await future
         except TimeoutError:
+            job.abandoned = True
             if not future.cancelled():
                 raise  # pragma: no cover - the future is only ever resolved with None
             raise WorkerTimeout(f"{timeout:g}s") from None
+        except asyncio.CancelledError:
+            job.abandoned = True
+            raise
     return job.outcome()

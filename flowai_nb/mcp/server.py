@@ -382,7 +382,7 @@ def _tool_finish(runtime: Any, tool: str) -> Callable[[RunState], Any]:
         value = call.result
         if call.glimpse is not None and isinstance(value, dict) and "kind" in value:
             # a large result stored as a reference (finish is sync: read the store directly)
-            value = runtime._run_services.refs.resolve(value)
+            value = runtime.references.resolve(value)
         structured = value if isinstance(value, dict) else {"result": value}
         text = value if isinstance(value, str) else dumps(value, compact=False)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],

@@ -43,6 +43,10 @@ def test_reference_envelope_and_payload() -> None:
     assert run(rt.resolve_reference(f"slice:{envelope['id']}")) == VALUE
     assert run(rt.reference_glimpse(envelope)) == {"store": 7, "rows": 1}
     assert len(calls) == 1  # glimpse ran once, not on resolve or glimpse
+    # the same without awaiting (widgets, callbacks): runtime.references
+    assert rt.references.resolve(envelope) == VALUE
+    assert rt.references.glimpse(envelope) == {"store": 7, "rows": 1}
+    assert rt.references.create("slice", VALUE)["id"] == envelope["id"]
 
 
 def test_ids_are_content_addressed_per_tenant() -> None:

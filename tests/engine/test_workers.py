@@ -146,3 +146,54 @@ def test_a_handler_raising_timeouterror_is_its_own_error_not_the_tool_timeout(
     result = next(e for e in events if e["type"] == "tool-result")
     assert result["error"] == "TimeoutError: the upstream API timed out"
     assert events[-1]["status"] == "completed"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_gets_workers_of_its_own() -> None:
+    """The parent's idle workers do not exist in a forked child: its calls still run."""
+    import os
+
+    asyncio.run(in_worker(lambda: None))  # the parent now has an idle worker
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what its call returned, then leave at once
+        try:
+            answer = asyncio.run(asyncio.wait_for(in_worker(lambda: "child ok"), 10))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            answer = f"child failed: {type(exc).__name__}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    assert answer == "child ok"
+
+
+def test_past_the_thread_cap_calls_wait_and_given_up_calls_never_start(monkeypatch) -> None:
+    from flowai_nb.engine import workers
+
+    monkeypatch.setattr(workers, "MAX_WORKERS", workers._threads + 2)  # two more at most
+    busy = workers._idle + 2  # holding this many calls leaves no thread free
+    release = threading.Event()
+    started: list[str] = []
+
+    def hold(name: str) -> str:
+        started.append(name)
+        release.wait(BOUND_S)
+        return name
+
+    async def main() -> list[str]:
+        held = [asyncio.ensure_future(in_worker(hold, f"held-{i}")) for i in range(busy)]
+        while len(started) < busy:
+            await asyncio.sleep(0.01)
+        with pytest.raises(workers.WorkerTimeout):  # no thread free: it waits, gives up
+            await in_worker(hold, "gave up", timeout=0.2)
+        queued = asyncio.ensure_future(in_worker(hold, "queued"))
+        await asyncio.sleep(0.05)
+        release.set()
+        return [*await asyncio.gather(*held), await queued]
+
+    assert asyncio.run(asyncio.wait_for(main(), BOUND_S)) == [
+        *(f"held-{i}" for i in range(busy)), "queued"]
+    assert "gave up" not in started and "queued" in started

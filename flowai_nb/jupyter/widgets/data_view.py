@@ -138,8 +138,7 @@ class DataView(FlowWidget):
             if runtime is None:
                 raise ValueError(f"result is a reference ({result.get('kind')!r} "
                                  f"{result.get('id')!r}); pass runtime=rt to open it")
-            # resolve_reference is awaitable; the grid opens the stored payload directly.
-            self._load(runtime._run_services.refs.resolve(result), None)
+            self._load(runtime.references.resolve(result), None)
             self.truncated = self.truncated or bool(
                 (result.get("glimpse") or {}).get("truncated", False))
             return
