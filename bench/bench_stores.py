@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
 import sys
 import tempfile
@@ -27,18 +28,22 @@ from typing import Any
 from _harness import Row, print_table, size
 
 import flowai_nb as fa
+from flowai_nb.storage.base import encode
 
 BAR_MS = 10.0
 CHUNK = 5_000
 
 
-def _runtime(kind: str, workdir: Path, servers: dict[str, str], n: int) -> Any:
-    storage = None
+def _storage(kind: str, workdir: Path, servers: dict[str, str], n: int) -> Any:
     if kind in ("sqlite", "duckdb"):
         path = workdir / f"{time.time_ns()}.{kind}"
-        storage = {"kv": {"kind": kind, "config": {"path": str(path)}}}
-    elif kind in ("redis", "postgres"):
-        storage = {"kv": {"kind": kind, "config": {"url": _fresh(kind, servers[kind], n)}}}
+        return {"kv": {"kind": kind, "config": {"path": str(path)}}}
+    if kind in ("redis", "postgres"):
+        return {"kv": {"kind": kind, "config": {"url": _fresh(kind, servers[kind], n)}}}
+    return None
+
+
+def _runtime(storage: Any) -> Any:
     spec = fa.define_runtime(fa.define_tenant("bench", "1"),
                              agents=[fa.define_coordinator("c", model="m", prompt="Hi.")],
                              storage_factories=storage)
@@ -85,9 +90,9 @@ def _servers(kinds: list[str]) -> Iterator[tuple[dict[str, str], list[str]]]:
         yield urls, notes
 
 
-def _fill(rt: Any, n: int) -> None:
+def _ops(rt: Any, n: int) -> Iterator[list[Any]]:
+    """The writes that leave ``n`` stored runs, in chunks of about :data:`CHUNK` ops."""
     services = rt._run_services  # setup only: the timed calls below are public API
-    kv = services.kv
     ops: list[Any] = []
     for i in range(n):
         run_id = f"run-{i:07d}"
@@ -110,9 +115,36 @@ def _fill(rt: Any, n: int) -> None:
                   "threadId": f"thread-{i}"}
         ops += services.plans.add_ops(record)
         if len(ops) >= CHUNK:
-            kv.write(ops)
+            yield ops
             ops = []
-    kv.write(ops)
+    yield ops
+
+
+def _fill(rt: Any, n: int) -> None:
+    kv = rt._run_services.kv
+    for ops in _ops(rt, n):
+        kv.write(ops)
+
+
+def _bulk_load(rt: Any, n: int, storage: Any, workdir: Path) -> Any:
+    """The DuckDB store filled with the same rows by one bulk insert (its statement-per-write
+    path takes tens of minutes for 100,000 runs), then opened again: return that runtime."""
+    import duckdb
+
+    prefix = rt._run_services.kv._prefix
+    rows = workdir / "rows.ndjson"
+    with rows.open("w") as out:
+        for ops in _ops(rt, n):
+            for op, key, value in ops:
+                assert op in ("put", "add"), op
+                out.write(json.dumps({"key": prefix + key, "value": encode(value)}) + "\n")
+    rt.close()
+    with duckdb.connect(storage["kv"]["config"]["path"]) as conn:
+        conn.execute("INSERT INTO flowai_kv SELECT key, value, NULL FROM read_json(?, "
+                     "format='newline_delimited', columns={'key': 'VARCHAR', 'value': 'VARCHAR'})",
+                     (str(rows),))
+    rows.unlink()
+    return _runtime(storage)
 
 
 def _median_ms(call: Any, repeat: int) -> float:
@@ -143,8 +175,12 @@ def measure(kinds: list[str], sizes: list[int], workdir: Path,
         if kind in ("redis", "postgres") and kind not in servers:
             continue
         for n in sizes:
-            rt = _runtime(kind, workdir, servers, n)
-            _fill(rt, n)
+            storage = _storage(kind, workdir, servers, n)
+            rt = _runtime(storage)
+            if kind == "duckdb":
+                rt = _bulk_load(rt, n, storage, workdir)
+            else:
+                _fill(rt, n)
             calls = _calls(rt, n // 2)
             assert len(rt.list_traces(thread_id=f"thread-{n // 2}")) == 1
             assert len(rt.pending_approvals()) == min(5, n)
