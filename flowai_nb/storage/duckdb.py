@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import threading
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from sortedcontainers import SortedList
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
 from .base import KeyValueStore, Op, _check_ops, _split_read, decode, encode
@@ -73,25 +73,20 @@ class _Shared:
 
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn, self.lock, self.users = conn, threading.Lock(), 0
-        self.keys = sorted(k for (k,) in conn.execute("SELECT key FROM flowai_kv").fetchall())
+        self.keys = SortedList(k for (k,) in conn.execute("SELECT key FROM flowai_kv").fetchall())
 
     def added(self, key: str) -> None:
-        i = bisect_left(self.keys, key)
-        if i == len(self.keys) or self.keys[i] != key:
-            self.keys.insert(i, key)
+        if key not in self.keys:
+            self.keys.add(key)
 
     def removed(self, key: str) -> None:
-        i = bisect_left(self.keys, key)
-        if i < len(self.keys) and self.keys[i] == key:
-            del self.keys[i]
+        self.keys.discard(key)
 
     def under(self, prefix: str, after: str | None = None) -> list[str]:
         """The keys starting with ``prefix`` (and greater than ``after``), in order."""
-        keys = self.keys
-        low = (bisect_right(keys, after) if after is not None and after >= prefix
-               else bisect_left(keys, prefix))
-        end = prefix_end(prefix)
-        return keys[low:len(keys) if end is None else bisect_left(keys, end, low)]
+        if after is not None and after >= prefix:
+            return list(self.keys.irange(after, prefix_end(prefix), inclusive=(False, False)))
+        return list(self.keys.irange(prefix, prefix_end(prefix), inclusive=(True, False)))
 
 
 _OPEN: dict[str, _Shared] = {}
