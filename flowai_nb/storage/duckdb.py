@@ -41,6 +41,16 @@ _UPSERT = (
 _ADD = _UPSERT + " WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= ?"
 
 
+_ROWS_PER_UPSERT = 500
+
+
+def _upsert_rows(count: int) -> str:
+    """An upsert of ``count`` rows ``(key, value)`` without expiry."""
+    return (f"INSERT INTO flowai_kv (key, value, expires_at) VALUES "
+            f"{', '.join(['(?, ?, NULL)'] * count)} ON CONFLICT (key) DO UPDATE SET "
+            f"value = excluded.value, expires_at = excluded.expires_at")
+
+
 _LOOKUP_MAX = 256
 """Prefix reads matching more keys than this scan the key range instead: DuckDB answers
 a long ``IN`` list key by key, slower than one pass over the table."""
@@ -165,24 +175,42 @@ class DuckDBStore(KeyValueStore):
         return False
 
     def write(self, ops: Iterable[Op]) -> bool:
+        """All ``ops`` in one transaction, as at most three statements (DuckDB's cost is
+        per statement): the ``add`` guards' read, one ``DELETE``, one multi-row upsert.
+        Ops apply in order, so an ``add`` after a ``delete`` of its key succeeds."""
         ops = _check_ops(ops)
         texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
+        adds = list(dict.fromkeys(key for op, key, _ in texts if op == "add"))
         with self._shared.lock:
             conn = self._shared.conn
             conn.execute("BEGIN TRANSACTION")
             try:
-                now = now_ms()
+                live: set[str] = set()
+                if adds:
+                    live = {k for (k,) in conn.execute(
+                        f"SELECT key FROM flowai_kv WHERE key IN ({', '.join('?' * len(adds))})"
+                        f" AND {_LIVE}", (*adds, now_ms())).fetchall()}
+                final: dict[str, str | None] = {}  # key -> its text after the ops, or gone
                 for op, key, text in texts:
-                    if op == "delete":
-                        conn.execute("DELETE FROM flowai_kv WHERE key = ?", (key,))
-                    elif op == "put":
-                        conn.execute(_UPSERT, (key, text, None))
-                    elif conn.execute(_ADD, (key, text, None, now)).fetchall()[0][0] != 1:
+                    if op == "add" and (final[key] is not None if key in final
+                                        else key in live):
                         conn.execute("ROLLBACK")
                         return False
+                    final[key] = text
+                gone = [key for key, text in final.items() if text is None]
+                rows = [(key, text) for key, text in final.items() if text is not None]
+                if gone:
+                    conn.execute(f"DELETE FROM flowai_kv WHERE key IN "
+                                 f"({', '.join('?' * len(gone))})", gone)
+                for start in range(0, len(rows), _ROWS_PER_UPSERT):
+                    chunk = rows[start:start + _ROWS_PER_UPSERT]
+                    conn.execute(_upsert_rows(len(chunk)),
+                                 [x for key, text in chunk for x in (key, text)])
                 conn.execute("COMMIT")
-                for op, key, _ in texts:
-                    (self._shared.removed if op == "delete" else self._shared.added)(key)
+                for key in gone:
+                    self._shared.removed(key)
+                for key, _ in rows:
+                    self._shared.added(key)
             except BaseException:
                 try:
                     conn.execute("ROLLBACK")

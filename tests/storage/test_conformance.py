@@ -255,6 +255,20 @@ def test_write_applies_all_ops_or_none(store: KeyValueStore) -> None:
     assert store.get("ok") is None
 
 
+def test_ops_on_one_key_in_one_write_apply_in_order(store: KeyValueStore) -> None:
+    store.put("kept", 0)
+    store.put("dropped", 0)
+    assert store.write([("put", "new", 1), ("put", "new", 2), ("delete", "dropped", None),
+                        ("delete", "kept", None), ("put", "kept", 3), ("put", "gone", 4),
+                        ("delete", "gone", None), ("add", "fresh", 5), ("put", "fresh", 6)])
+    assert [store.get(k) for k in ("new", "dropped", "kept", "gone", "fresh")] == [
+        2, None, 3, None, 6]
+    assert [k for k, _ in store.items("")] == ["fresh", "kept", "new"]
+    # a lost guard still rolls back every op, the deletes included
+    assert not store.write([("delete", "kept", None), ("put", "x", 1), ("add", "new", 9)])
+    assert (store.get("kept"), store.get("x"), store.get("new")) == (3, None, 2)
+
+
 def test_concurrent_writes_with_adds_have_one_winner(store: KeyValueStore) -> None:
     def attempt(i: int) -> bool:
         return store.write([("add", "winner", i), ("put", f"by/{i}", i)])
