@@ -738,9 +738,10 @@ class Run:
         A result with no JSON form becomes an error; NaN / infinities become null and
         are flagged (``warnings``), also in the text the model reads."""
         nulled: list[str] = []
+        text: str | None = None
         if error is None:
             try:
-                result, glimpse = self._shape_result(result, use["name"], nulled)
+                result, glimpse, text = self._shape_result(result, use["name"], nulled)
             except ToolError as exc:
                 error = str(exc)
             except Exception as exc:  # a value the reference store refused
@@ -754,33 +755,37 @@ class Run:
         self.emit(ev.ToolResult, frame, use["id"], use["name"], result=result,
                   glimpse=ev.ABSENT if glimpse is None else glimpse,
                   warnings=warnings or ev.ABSENT)
-        content = result if isinstance(result, str) else canonical(result)
+        content = result if isinstance(result, str) else text or canonical(result)
         if warnings:
             content += "\n(" + "; ".join(warnings) + ")"
         return {"type": "tool_result", "tool_use_id": use["id"], "content": content,
                 "is_error": False}
 
-    def _shape_result(self, result: Any, tool: str, nulled: list[str]) -> tuple[Any, Any]:
-        """Glimpse-marked and large results become references; the model sees the glimpse."""
+    def _shape_result(self, result: Any, tool: str,
+                      nulled: list[str]) -> tuple[Any, Any, str | None]:
+        """Glimpse-marked and large results become references; the model sees the glimpse.
+
+        Returns ``(value, glimpse, canonical text of value if it was computed)``."""
         refs = self.services.refs
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Glimpse):
             value, _ = tool_result_value(result[0], tool)
             envelope = refs.create("tool_result", value, glimpse=result[1].value)
-            return envelope, envelope["glimpse"]
+            return envelope, envelope["glimpse"], None
         if isinstance(result, Glimpse):
             value, found = tool_result_value(result.value, tool)
             nulled += found
-            return value, value
+            return value, value, None
         result, found = tool_result_value(result, tool)
         nulled += found
         if isinstance(result, dict) and {"kind", "id", "glimpse", "createdAt"} <= set(result):
-            return result, result["glimpse"]
+            return result, result["glimpse"], None
         if not isinstance(result, str | int | float | bool | type(None)):
-            size = len(canonical(result))
-            if size > self.services.reference_threshold_bytes:
+            text = canonical(result)
+            if len(text) > self.services.reference_threshold_bytes:
                 envelope = refs.create("tool_result", result)
-                return envelope, envelope["glimpse"]
-        return result, None
+                return envelope, envelope["glimpse"], None
+            return result, None, text
+        return result, None, None
 
     async def _call_tool(self, frame: Frame, agent: AgentSpec,
                          use: dict[str, Any]) -> dict[str, Any]:

@@ -108,9 +108,9 @@ class ScriptedInterpreter(Interpreter):
                 f"but the script has {len(turns)} turn(s)"
             )
         turn = turns[cursor]
-        known = {t["name"] for t in request.tools}
         calls = turn.get("tools") or ([{"tool": turn["tool"], "args": turn.get("args", {})}]
                                       if "tool" in turn else [])
+        known = {t["name"] for t in request.tools} if calls else set()
         for call in calls:
             if call["tool"] not in known:
                 raise InterpreterError(
