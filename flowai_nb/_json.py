@@ -262,17 +262,18 @@ def dumps(value: Any, *, sort_keys: bool = False, indent: int | None = None,
     Raises:
         JSONValueError: as :func:`to_json_value`.
     """
-    if indent is None and compact and not sort_keys and _C_ENCODERS is not None:
+    if indent is None and compact and not sort_keys:
         try:  # the common case: orjson for plain JSON data, byte for byte what json writes
             data = orjson.dumps(value, default=_refuse, option=_ORJSON_PLAIN)
             if not ensure_ascii or data.isascii():
                 return data.decode()
         except TypeError:  # other types, non-str keys, lone surrogates, huge ints, depth
             pass
-        try:  # json's C encoder, without json.dumps' per-call set-up
-            return "".join(_C_ENCODERS[ensure_ascii](value, 0))
-        except (ValueError, TypeError, RecursionError):
-            pass
+        if _C_ENCODERS is not None:
+            try:  # json's C encoder, without json.dumps' per-call set-up
+                return "".join(_C_ENCODERS[ensure_ascii](value, 0))
+            except (ValueError, TypeError, RecursionError):
+                pass
         return json.dumps(to_json_value(value, strict=strict), separators=(",", ":"),
                           ensure_ascii=ensure_ascii, allow_nan=False)
     separators = (",", ":") if indent is None and compact else None

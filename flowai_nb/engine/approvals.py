@@ -89,9 +89,13 @@ def make_approver(policy: Any) -> Approver | None:
     raise TypeError(f"approvals must be a string, a list or a callable; got {policy!r}")
 
 
+def _gate_prefix(run_id: str) -> str:
+    return f"ap-{run_id}-"
+
+
 def gate_id(run_id: str, call_id: str, kind: str) -> str:
     """The approval id of the ``kind`` gate (plan or tool) in front of one tool call of a run."""
-    return f"ap-{run_id}-{call_id}-{kind}"
+    return f"{_gate_prefix(run_id)}{call_id}-{kind}"
 
 
 class ApprovalBroker:
@@ -183,7 +187,7 @@ class ApprovalBroker:
     def run_decisions_prefix(run_id: str) -> str:
         """The key prefix under which the decisions of a run's gates are stored (items
         under it are ``(key, decision)``; :func:`decisions_of` maps them by approval id)."""
-        return f"approval-decisions/ap-{run_id}-"  # every gate_id(run_id, ...) starts so
+        return f"approval-decisions/{_gate_prefix(run_id)}"
 
     @staticmethod
     def decisions_of(items: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
