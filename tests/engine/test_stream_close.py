@@ -149,6 +149,37 @@ def test_async_aclose_while_parked_ends_the_task_and_keeps_the_run_resumable(tmp
     assert rest[-1]["status"] == "completed" and len(dispatcher.calls) == 1
 
 
+def test_close_from_another_thread_stops_an_async_consumer_waiting_at_the_gate() -> None:
+    dispatcher = Dispatcher()
+    rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=dispatcher)
+    stream = rt.query("restock", "t1")
+    at_gate = threading.Event()
+    loop = asyncio.new_event_loop()
+    looper = threading.Thread(target=loop.run_forever)
+    looper.start()
+
+    async def consume() -> list[dict]:
+        seen = []
+        async for event in stream:  # waits on past the gate: nobody answers here
+            seen.append(event)
+            if event["type"] == "approval-required":
+                at_gate.set()
+        return seen
+
+    try:
+        consumer = asyncio.run_coroutine_threadsafe(consume(), loop)
+        assert at_gate.wait(10)
+        stream.close()  # from this thread, while the loop runs in the other one
+        seen = consumer.result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        looper.join(10)
+    loop.close()
+    assert types(seen)[-1] == "approval-required" and stream.status == "paused"
+    rest = resume_and_finish(rt, seen[-1])
+    assert rest[-1]["status"] == "completed" and len(dispatcher.calls) == 1
+
+
 def test_async_with_closes_the_stream_at_the_gate() -> None:
     dispatcher = Dispatcher()
     rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=dispatcher)
@@ -210,13 +241,14 @@ class Gate:
         return {"ok": True}
 
 
-def slow_runtime(handler) -> fa.Runtime:
+def slow_runtime(handler, storage: dict | None = None) -> fa.Runtime:
     tool = fa.define_tool("slow", "Takes a while", {})(handler)
     spec = fa.define_runtime(
         fa.define_tenant("acme", "1"),
         agents=[fa.define_specialist("ops", model="m", prompt="p", tools=[tool])],
         providers={"scripted": {"scripts": {"ops": [{"tool": "slow", "args": {}},
-                                                    {"text": "done"}]}}})
+                                                    {"text": "done"}]}}},
+        storage_factories={"kv": storage} if storage else None)
     return fa.create_runtime(spec, interpreter="scripted")
 
 
@@ -323,8 +355,27 @@ CHILD = textwrap.dedent('''
     sys.path.insert(0, sys.argv[1])
     import flowai_nb as fa
     from tests.engine.conftest import build_spec
+    from tests.engine.test_stream_close import Gate, slow_runtime
 
     mode, storage, log = sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+
+    def report(**fields):
+        print(json.dumps(fields), flush=True)
+
+    if mode in ("abandon-mid-call", "trace"):
+        handler = Gate()
+        rt = slow_runtime(handler, storage)
+        if mode == "trace":
+            (trace,) = rt.list_traces()
+            report(status=trace["status"], last=trace["events"][-1]["type"])
+            sys.exit(0)
+        stream = rt.run_specialist("ops", "go", "t1")
+        for event in stream:
+            if event["type"] == "tool-call":
+                break
+        handler.started.wait(30)
+        report(status=stream.status)  # exits with the handler still running
+        sys.exit(0)
 
     def dispatch(actions, ctx):
         with open(log, "a") as f:
@@ -333,9 +384,6 @@ CHILD = textwrap.dedent('''
 
     rt = fa.create_runtime(build_spec(storage={"kv": storage}), interpreter="scripted",
                            action_dispatcher=dispatch)
-
-    def report(**fields):
-        print(json.dumps(fields), flush=True)
 
     if mode == "resume":
         (pending,) = rt.pending_approvals()
@@ -418,3 +466,11 @@ def test_after_ctrl_c_at_a_gate_the_same_stream_goes_on(tmp_path) -> None:
     outcome, stderr = _child("interrupt-continue", {"kind": "memory"}, log)
     assert outcome == {"status": "completed", "plan": "executed"} and stderr == ""
     assert len(log.read_text().splitlines()) == 1
+
+
+def test_a_for_stream_abandoned_mid_tool_call_ends_with_run_finish_at_exit(tmp_path) -> None:
+    storage = {"kind": "sqlite", "config": {"path": str(tmp_path / "kv.db")}}
+    outcome, stderr = _child("abandon-mid-call", storage, tmp_path / "unused.log")
+    assert outcome == {"status": "running"} and stderr == ""
+    outcome, stderr = _child("trace", storage, tmp_path / "unused.log")
+    assert outcome == {"status": "cancelled", "last": "run-finish"}
