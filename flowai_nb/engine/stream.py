@@ -313,8 +313,8 @@ class RunStream:
             event = drive(loop, self.__anext__())
         except StopAsyncIteration:
             event = None
-        except BaseException:
-            self._end_step(loop, over=False)
+        except BaseException:  # the stream's error (then it is over), or an interrupt
+            self._end_step(loop, over=self._closed and self._error is None)
             raise
         if self._end_step(loop, over=event is None):
             raise StopIteration

@@ -95,6 +95,24 @@ def test_close_at_a_gate_then_resume_in_the_same_runtime() -> None:
     assert stream.status == "paused"  # the closed stream's copy never moved on
 
 
+def test_close_at_a_gate_in_a_notebook_cell(tmp_path) -> None:
+    """A plain ``for`` inside a running loop (a notebook cell) drives the run on a helper
+    thread; closing it there works the same."""
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    rt = sqlite_runtime(db, dispatcher)
+
+    async def cell():
+        with rt.query("restock", "t1") as stream:
+            gate = until_gate(stream)[-1]
+        return gate, stream
+
+    gate, stream = run(cell())
+    assert stream.closed and stream.status == "paused"
+    rest = resume_and_finish(sqlite_runtime(db, dispatcher), gate)
+    assert rest[-1]["status"] == "completed" and len(dispatcher.calls) == 1
+
+
 def test_the_context_manager_closes_at_the_gate_also_on_an_error(tmp_path) -> None:
     dispatcher = Dispatcher()
     db = tmp_path / "kv.db"
