@@ -23,7 +23,10 @@ What a sample records, from the run's events:
   stored again (a revise stores ``id@v2``) its latest version replaces the earlier one.
   A plan executed during the sample (``action-status`` events) but stored before it
   adds its actions too, read from ``runtime.get_plan`` (the sample's thread's plan, else
-  the one thread that has the id, as ``execute_plan`` found it).
+  the one thread that has the id, as ``execute_plan`` found it). A plan executed during
+  the sample counts the actions that ran (its record's ``dispatchedActions``): actions a
+  partial approval left out are not listed, and an edited one has its payload as
+  dispatched (in the plan type's validated form).
 - ``finalText``, ``usage`` and ``traceId`` from ``run-finish``; ``latencyMs`` wall time.
 
 A sample whose run fails (``run-finish`` status failed/cancelled) scores 0 with the
@@ -426,14 +429,19 @@ class _Recorder:
 
     def actions(self) -> list[dict[str, Any]]:
         stored = [p for p in self.state.plans.values() if p.plan]  # plan-stored in this run
-        plans = {_base_id(p.plan_id): _actions(p.actions) for p in stored}
+        plans = {_base_id(p.plan_id): _actions(_kept(p)) for p in stored}
         executed = [pid for pid, p in self.state.plans.items() if p.action_statuses]
         for plan_id in executed:
-            if _base_id(plan_id) not in plans and self.get_plan is not None:
-                try:
-                    plans[_base_id(plan_id)] = _actions(self._stored(plan_id).get("actions"))
-                except Exception:  # noqa: BLE001 - a plan we cannot read adds nothing
-                    pass
+            if self.get_plan is None:
+                continue
+            try:
+                record = self._stored(plan_id)
+            except Exception:  # noqa: BLE001 - a plan we cannot read adds nothing
+                continue
+            ran = record.get("dispatchedActions")  # what ran: partial approvals applied
+            if ran is not None or _base_id(plan_id) not in plans:
+                plans[_base_id(plan_id)] = _actions(ran if ran is not None
+                                                    else record.get("actions"))
         return [a for plan in plans.values() for a in plan]
 
 
@@ -448,6 +456,11 @@ class _Recorder:
 def _base_id(plan_id: str) -> str:
     base, sep, version = plan_id.rpartition("@v")
     return base if sep and version.isdigit() else plan_id
+
+
+def _kept(plan: Any) -> list[dict[str, Any]]:
+    """A plan's actions less those a partial approval left out."""
+    return [a for i, a in enumerate(plan.actions) if plan.action_status(i) != "deselected"]
 
 
 def _actions(actions: Any) -> list[dict[str, Any]]:

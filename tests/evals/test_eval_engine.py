@@ -239,3 +239,26 @@ def test_closing_the_stream_cancels_the_runs_of_running_samples():
     asyncio.run(asyncio.wait_for(stop_early(), 10))
     traces = rt.list_traces(test_case_id="slow")
     assert [t["status"] for t in traces] == ["cancelled", "cancelled"]
+
+
+def test_a_partial_approval_records_only_the_actions_that_ran_as_they_ran():
+    dispatched: list = []
+    rt = make_runtime(dispatched)
+    # keep action 0 with its qty typed as text (the plan type makes it 7); leave action 1 out
+    partial = {"actions": [{"index": 0, "payload": {"sku": "A1", "qty": "7"}}]}
+    case = define_test_case(
+        "partial", "Restock A1", approvals=[{"outcome": "approve", "partial": partial}],
+        expected_actions=[define_expected_action("restock", sku="A1", qty=7)])
+    art = run_eval_sync(rt, define_eval_request([case], define_eval_config(samples_per_case=1)))
+    [sample] = art.test_cases[0].samples
+    assert [[a["payload"] for a in call] for call in dispatched] == [[{"sku": "A1", "qty": 7}]]
+    assert sample.actions == ({"kind": "restock", "payload": {"sku": "A1", "qty": 7}},)
+    assert sample.score == 1.0 and art.passed
+
+    dispatched.clear()  # left out entirely: only the retire ran
+    case = define_test_case("deselect", "Restock A1",
+                            approvals=[{"outcome": "approve", "partial": {"actions": [1]}}])
+    art = run_eval_sync(rt, define_eval_request([case], define_eval_config(samples_per_case=1)))
+    [sample] = art.test_cases[0].samples
+    assert sample.actions == ({"kind": "retire", "payload": {"sku": "Z9"}},)
+    assert [[a["kind"] for a in call] for call in dispatched] == [["retire"]]
