@@ -62,6 +62,8 @@ class StudioState:
         self.evals: dict[str, _EvalJob] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watched: set[str] = set()
+        self.mcp_paths: dict[str, str] = {}
+        """Each workspace's MCP path when this Studio serves MCP (``/mcp/<workspace>``)."""
 
     def runtime(self, workspace: str) -> Any:
         runtime = self.app.runtime(workspace)
@@ -193,7 +195,8 @@ def _sse(batches: AsyncIterator[tuple[str, Any]]) -> Response:
 @_endpoint
 async def app_info(request: Request, state: StudioState) -> Any:
     return {"name": state.app.name, "workspaces": [
-        {"name": w.name, "description": w.description, "started": w.started}
+        {"name": w.name, "description": w.description, "started": w.started,
+         "mcpPath": state.mcp_paths.get(w.name)}
         for w in state.app.workspaces]}
 
 
