@@ -2,7 +2,7 @@
 
 Every route but ``/api/app`` is per workspace: ``/api/workspaces/{ws}/...``.
 Errors are JSON ``{"error": message, "status": code}``: 400 bad input, 404
-unknown workspace / run / plan / trace / table, 409 a conflict (an approval
+unknown workspace / run / plan / trace / table / approval, 409 a conflict (an approval
 already answered, a thread busy), 501 a feature the workspace lacks (no data
 environment).
 
@@ -404,8 +404,11 @@ async def decide(request: Request, state: StudioState) -> Any:
     if outcome not in ("approve", "reject", "revise"):
         raise HTTPError(400, f"outcome must be 'approve', 'reject' or 'revise', got {outcome!r}")
     feedback = _text(data, "feedback")
-    rt = state.runtime(request.path_params["ws"])
+    ws = request.path_params["ws"]
+    rt = state.runtime(ws)
     approval_id = request.path_params["approval"]
+    if rt.get_approval(approval_id) is None:
+        raise HTTPError(404, f"no approval {approval_id!r} in workspace {ws!r}")
     await rt.respond_to_approval(approval_id, outcome, feedback, data.get("partial"))
     return {"approvalId": approval_id, "outcome": outcome, "feedback": feedback}
 

@@ -164,10 +164,14 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"flowai_nb Studio for {app.name!r} ({len(app.workspaces)} workspace(s))")
     print(f"  open: {server.login_url}", flush=True)
     if server.mcp:
-        print("  MCP (Streamable HTTP; send the token as 'Authorization: Bearer <token>'):")
+        print("  MCP (Streamable HTTP; send the login URL's token as 'Authorization: Bearer "
+              "<token>'):")
         for name, url in server.mcp_urls.items():
             also = f" (also {server.url}mcp)" if name == app.default_workspace else ""
             print(f"    workspace {name!r}: {url}{also}", flush=True)
+    else:
+        print("  MCP: not served (pip install 'flowai_nb[mcp]' to serve every workspace at "
+              f"{server.url}mcp/<workspace>)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  warning: listening on {args.host}: anyone who can reach it and has the "
               "token can run agents", file=sys.stderr)

@@ -263,3 +263,80 @@ def test_workspace_names_that_cannot_be_a_url_segment_are_refused(name):
 
     with pytest.raises(ValueError, match="workspace name"):
         fa.define_workspace_runtime(name, lambda: None)
+
+
+def test_the_studio_command_prints_every_workspace_mcp_url(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.studio.multi_app import DIR_ENV
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, DIR_ENV: str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowai_nb.cli", "studio", "tests.studio.multi_app:app",
+         "--port", "0", "--no-browser", "--token", TOKEN],
+        cwd=str(root), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines: list[str] = []
+        while not any("'Zürich east'" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, f"studio exited: {lines} {proc.stderr.read()}"
+            lines.append(line)
+        banner = "".join(lines)
+        base = re.search(r"open: (http://127\.0\.0\.1:\d+/)login", banner).group(1)
+        assert f"workspace 'main': {base}mcp/main (also {base}mcp)" in banner
+        assert f"workspace 'Zürich east': {base}mcp/Z%C3%BCrich%20east\n" in banner
+        assert TOKEN not in banner.split("login?token=")[0]  # only in the login URL
+        assert not list(tmp_path.iterdir())  # no workspace runtime built to print the banner
+        headers = {**ACCEPT, "Authorization": f"Bearer {TOKEN}"}
+        for url in re.findall(r"(http://\S+/mcp/\S+)", banner):
+            assert httpx.post(url, json=INIT, headers=headers).status_code == 200, url
+        assert {p.name for p in tmp_path.glob("*.db")} == {"main.db", "zurich.db"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_an_approval_belongs_to_its_workspace_only(served):
+    """A gated call on one workspace waits for a decision there; the other workspace neither
+    lists it, nor decides it, nor waits for it over MCP."""
+    zurich_api = f"/api/workspaces/{quote(ZURICH, safe='')}/approvals"
+
+    async def scenario() -> tuple[Any, Any, int, list[Any]]:
+        async with httpx.AsyncClient(base_url=served.url, timeout=30,
+                                     headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+            before = {a["approvalId"] for a in (await api.get(zurich_api)).json()["approvals"]}
+            call = asyncio.ensure_future(_session(
+                served.ws_url(ZURICH), [("wipe_table", {"table": "orders"})]))
+            approval = None
+            for _ in range(600):
+                pending = (await api.get(zurich_api)).json()["approvals"]
+                approval = next((a for a in pending if a["approvalId"] not in before), None)
+                if approval is not None or call.done():
+                    break
+                await asyncio.sleep(0.05)
+            assert approval is not None, "the gated call never asked for approval"
+            gate = approval["approvalId"]
+            lisbon = (await api.get("/api/workspaces/lisbon/approvals")).json()["approvals"]
+            wrong_place = await api.post(f"/api/workspaces/lisbon/approvals/{gate}",
+                                         json={"outcome": "approve"})
+            _, (waited,) = await _session(served.ws_url("lisbon"),
+                                          [("wait_for_approval", {"approvalId": gate})])
+            assert not call.done()  # still waiting: nothing above decided it
+            decided = await api.post(f"{zurich_api}/{gate}", json={"outcome": "approve"})
+            assert decided.status_code == 200, decided.text
+            _, (result,) = await asyncio.wait_for(call, 60)
+            return result, waited, wrong_place.status_code, lisbon
+
+    result, waited, wrong_status, lisbon_pending = asyncio.run(scenario())
+    assert not result.is_error and "wiped orders" in result.content[0].text
+    assert waited.is_error and "unknown approval id" in waited.content[0].text
+    assert wrong_status == 404
+    assert lisbon_pending == []
