@@ -216,6 +216,66 @@ def test_async_with_closes_the_stream_at_the_gate() -> None:
     assert rest[-1]["status"] == "completed" and len(dispatcher.calls) == 1
 
 
+def test_a_for_loop_resuming_before_the_decision_raises_instead_of_hanging(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    with sqlite_runtime(db, dispatcher).query("restock", "t1") as stream:
+        gate = until_gate(stream)[-1]
+    fresh = sqlite_runtime(db, dispatcher)
+    resumed = fresh.query(None, "t1", resume=gate["resumeToken"])
+    with pytest.raises(RuntimeError, match="waiting for approval"):
+        next(resumed)
+    assert resumed.status == "paused" and resumed.pending_approval == gate["approvalId"]
+    fresh.respond_to_approval(gate["approvalId"], "approve")
+    rest = list(resumed)  # answered: the same stream goes on
+    assert types(rest)[0] == "approval-decision" and rest[-1]["status"] == "completed"
+    assert len(dispatcher.calls) == 1
+
+
+def test_cancel_after_close_at_a_gate_ends_the_paused_run() -> None:
+    rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=Dispatcher())
+    with rt.query("restock", "t1") as stream:
+        gate = until_gate(stream)[-1]
+    stream.cancel()
+    assert stream.status == "cancelled" and rt.pending_approvals() == []
+    assert rt.get_plan("r1")["status"] == "draft"  # the withdrawn approval's plan
+    trace = the_trace(rt)
+    assert trace["status"] == "cancelled" and trace["events"][-1]["type"] == "run-finish"
+    with pytest.raises(RuntimeError, match="nothing to resume"):
+        rt.query(None, "t1", resume=gate["resumeToken"])
+
+
+def test_cancel_of_a_resumed_run_before_it_starts_ends_it_in_the_store(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    with sqlite_runtime(db, dispatcher).query("restock", "t1") as stream:
+        gate = until_gate(stream)[-1]
+    fresh = sqlite_runtime(db, dispatcher)
+    fresh.query(None, "t1", resume=gate["resumeToken"]).cancel()
+    assert fresh.pending_approvals() == [] and fresh.get_plan("r1")["status"] == "draft"
+    events = the_trace(fresh)["events"]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "cancelled"
+    calls = [e["callId"] for e in events if e["type"] == "tool-call"]
+    assert sorted(calls) == sorted(e["callId"] for e in events if e["type"] == "tool-result")
+    with pytest.raises(RuntimeError, match="nothing to resume"):
+        sqlite_runtime(db, dispatcher).query(None, "t1", resume=gate["resumeToken"])
+    assert dispatcher.calls == []
+
+
+def test_cancel_of_a_paused_run_another_runtime_holds_says_so(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    with sqlite_runtime(db, dispatcher).query("restock", "t1") as stream:
+        gate = until_gate(stream)[-1]
+    resumed = sqlite_runtime(db, dispatcher).query(None, "t1", resume=gate["resumeToken"])
+    holder = sqlite_runtime(db, dispatcher)
+    holder._run_services.leases.acquire(gate["runId"], "owner-elsewhere", 30)
+    with pytest.raises(RuntimeError, match="owner-elsewhere"):
+        resumed.cancel()
+    assert [p["approvalId"] for p in holder.pending_approvals()] == [gate["approvalId"]]
+
+
 # -- finished, unstarted, twice ----------------------------------------------------------
 def test_close_after_the_run_finished_is_a_no_op() -> None:
     rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=Dispatcher())
