@@ -31,7 +31,8 @@ class RunStream:
       by code (``runtime.respond_to_approval`` inside the loop) or a headless
       policy (``approvals=...``); asking for the next event while the run waits
       for an unanswered approval raises ``RuntimeError`` instead of hanging.
-    - ``cancel()`` ends the run with ``run-finish`` status ``cancelled``.
+    - ``cancel()`` ends the run with ``run-finish`` status ``cancelled`` (also a
+      paused run this stream only resumed or closed: its approval is withdrawn).
 
     Stopping to follow: ``close()`` (``await aclose()`` in async code), or use
     the stream as a context manager (``with runtime.query(...) as stream:`` /
