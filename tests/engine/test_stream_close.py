@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import flowai_nb as fa
+from tests.servers import fresh_postgres_url, postgres_url  # noqa: F401
 
 from .conftest import Dispatcher, build_spec, collect, of, run, types
 
@@ -468,14 +469,17 @@ CHILD = textwrap.dedent('''
         rt.respond_to_approval(pending["approvalId"], "approve")
         events = list(rt.query(None, "t1", resume=pending["resumeToken"]))
         report(status=events[-1]["status"], plan=rt.get_plan("r1")["status"])
+        rt.close()
         sys.exit(0)
 
     stream = rt.query("restock", "t1")
-    if mode == "abandon":  # the natural script: stop at the gate, answer it later
+    if mode.startswith("abandon"):  # the natural script: stop at the gate, answer later
         for event in stream:
             if event["type"] == "approval-required":
                 break
         report(status=stream.status)
+        if mode == "abandon-closing-runtime":  # its stores close before the stream does
+            rt.close()
         sys.exit(0)
 
     # Ctrl-C while a `for` step waits at the gate (a timeout makes the step wait)
@@ -519,11 +523,23 @@ def _child(mode: str, storage: dict, log: Path) -> tuple[dict, str]:
 def test_a_for_stream_abandoned_at_a_gate_exits_cleanly(kind, tmp_path) -> None:
     storage = {"kind": "memory"} if kind == "memory" else \
         {"kind": "sqlite", "config": {"path": str(tmp_path / "kv.db")}}
+    _abandon_then_resume(storage, tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_for_stream_abandoned_at_a_gate_on_postgres(tmp_path,
+                                                      fresh_postgres_url) -> None:  # noqa: F811
+    # (the runtime is closed: an open PostgreSQL connection warns when garbage-collected)
+    _abandon_then_resume({"kind": "postgres", "config": {"url": fresh_postgres_url}}, tmp_path,
+                         "abandon-closing-runtime")
+
+
+def _abandon_then_resume(storage: dict, tmp_path: Path, mode: str = "abandon") -> None:
     log = tmp_path / "dispatched.log"
-    outcome, stderr = _child("abandon", storage, log)
+    outcome, stderr = _child(mode, storage, log)
     assert outcome == {"status": "paused"}
     assert stderr == ""  # no "Task was destroyed but it is pending!", no ResourceWarning
-    if kind == "sqlite":  # a second process resumes and finishes it: one dispatch
+    if storage["kind"] != "memory":  # a second process resumes and finishes it: once
         outcome, stderr = _child("resume", storage, log)
         assert outcome == {"status": "completed", "plan": "executed"} and stderr == ""
         assert log.read_text().splitlines() == ['["t1/r1@v1#0", "t1/r1@v1#1"]']
