@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._json import JSONValueError, to_json_value
 from ..authoring.agents import AgentSpec
 from ..authoring.approvals import ApprovalPolicy
 from ..authoring.plans import PlanSpec
@@ -146,6 +147,12 @@ class ApprovalBroker:
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}; got {outcome!r}")
+        for name, value in (("feedback", feedback), ("partial", partial)):
+            try:  # checked here, so the error names the argument, not a store write
+                to_json_value(value, strict=True)
+            except (JSONValueError, RecursionError) as exc:
+                raise ValueError(f"{name} must be JSON data (text, numbers, true/false, null, "
+                                 f"lists and string-keyed dicts); {exc}") from None
         record = self.get(approval_id)
         if record is None:
             raise RuntimeError(f"unknown approval id {approval_id!r}; "

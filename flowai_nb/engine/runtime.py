@@ -476,9 +476,10 @@ class Runtime:
                 dispatcher received.
 
         Raises:
-            ValueError: ``outcome`` is not approve / reject / revise, or ``partial`` is
-                invalid (naming the entry, and for an edit the index, the field and what
-                was expected). Nothing is recorded: the approval stays pending.
+            ValueError: ``outcome`` is not approve / reject / revise, ``feedback`` or
+                ``partial`` is not JSON data, or ``partial`` is invalid (naming the entry,
+                and for an edit the index, the field and what was expected). Nothing is
+                recorded: the approval stays pending.
             RuntimeError: the id is unknown or already resolved.
         """
         return _Done(self._run_services.broker.resolve(approval_id, outcome, feedback, partial))
