@@ -171,3 +171,62 @@ def test_browsing_a_closed_environment_says_so_plainly(runtime, recording_comms,
     monkeypatch.setattr(view._env, "search_catalog", closed)
     front_end_says(view, {"type": "search", "query": "sales"})
     assert view.error.startswith("the data environment was closed (rt.close())")
+
+
+def _displayed(monkeypatch, widget) -> list:
+    """Display ``widget`` as a notebook cell would; returns the display updates sent later."""
+    import IPython.display
+
+    updates: list = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: None)
+    monkeypatch.setattr(IPython.display, "update_display",
+                        lambda obj, **kw: updates.append((obj, kw)))
+    widget._ipython_display_()
+    return updates
+
+
+def test_closing_a_grid_releases_its_rows_and_leaves_its_last_page_on_the_page(
+        runtime, recording_comms, monkeypatch) -> None:
+    envelope = runtime.data.run_sql("SELECT * FROM sales ORDER BY sale_id", limit=5000)
+    view = DataView.for_result(envelope, runtime=runtime, page_size=10, title="sales")
+    updates = _displayed(monkeypatch, view)
+    view.show_rows(2990)
+    view.close()
+
+    assert view._rows == [] and view._frame is None  # the result's rows are released
+    assert view.comm is None and recording_comms[-1].sent[-1]["msg_type"] == "comm_close"
+    [(bundle, kw)] = updates  # the output showing the grid now shows its static form
+    assert kw["display_id"] == view._display_id
+    assert set(bundle) == {"text/plain", "text/html"}  # no live view left to vanish
+    assert bundle["text/plain"] == ("DataView(result: 3,000 rows × 8 columns, "
+                                    "rows 2,991–3,000 of 3,000, closed)")
+    html = bundle["text/html"]
+    assert "<b>sales · closed</b>" in html and "closed: this view released its data" in html
+    assert html.count("<tr>") == 11 and "<td>2991</td>" in html and "<td>3000</td>" in html
+    with pytest.raises(RuntimeError, match="is closed: it released its data; create a new"):
+        view.show_rows(0)
+    view.close()  # closing twice is harmless
+    assert len(updates) == 1
+
+
+def test_closing_the_catalog_keeps_the_tables_and_the_selected_table(
+        runtime, recording_comms, monkeypatch) -> None:
+    view = DataView(runtime)
+    view.select("inventory")
+    updates = _displayed(monkeypatch, view)
+    view.close()
+    assert view._env is None
+    [(bundle, _kw)] = updates
+    assert bundle["text/plain"].endswith("table='inventory', closed)")
+    assert "data catalog · 4 tables · closed" in bundle["text/html"]
+    assert "<td>reorder_point</td>" in bundle["text/html"]
+    with pytest.raises(RuntimeError, match="is closed"):
+        view.search("sales")
+
+
+def test_a_widget_never_displayed_just_closes(runtime, recording_comms, monkeypatch) -> None:
+    updates = _displayed(monkeypatch, DataView(runtime))  # another widget, displayed
+    view = DataView.for_result({"columns": ["a"], "rows": [[1]]})
+    view.close()
+    assert updates == [] and view.comm is None
+    assert repr(view) == "DataView(result: 1 rows × 1 columns, rows 1–1 of 1, closed)"

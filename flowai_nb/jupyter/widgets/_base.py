@@ -53,11 +53,27 @@ class FlowWidget(StaticForms, anywidget.AnyWidget):
     """
 
     _css = asset_text("flowai.css")
+    _closed = False
 
     def __repr__(self) -> str:
         return self._repr_text()
 
+    def close(self) -> None:
+        """Close the widget; every output showing it keeps its last state, as static HTML.
+
+        Closing a widget's comm removes its live view from the page, so a clean-up cell
+        (or ``Widget.close_all()``) would blank the results a notebook shows. Each output
+        showing this widget is first replaced by its static form (text/plain and
+        text/html), which a saved notebook keeps too.
+        """
+        if self.comm is not None:
+            self._closed = True
+            self.refresh_static()
+        super().close()
+
     def _bundle(self) -> dict[str, Any]:
+        if self._closed:  # no live view any more: the static form only
+            return {"text/plain": self._repr_text(), "text/html": self._repr_html()}
         return self._repr_mimebundle_()
 
     def _repr_text(self) -> str:  # pragma: no cover - overridden

@@ -111,7 +111,15 @@ class DataView(FlowWidget):
             self.tables = list(env.list_tables()["tables"])
             self.table_info = info
 
+    def close(self) -> None:
+        """Release the data this view holds (its data environment, a result's rows) and
+        close it. The page keeps the last view, a result's current page included,
+        marked closed: a clean-up cell does not blank the notebook's results."""
+        self._env, self._frame, self._rows = None, None, []
+        super().close()
+
     def _need_env(self) -> Any:
+        self._check_open()
         if self._env is None:
             raise RuntimeError("this DataView shows a result, not a catalog; use "
                                "DataView(runtime) to browse the catalog")
@@ -150,6 +158,7 @@ class DataView(FlowWidget):
         """Show the page of rows beginning at row ``start`` (0-based, clamped to the data)."""
         if not isinstance(start, int) or isinstance(start, bool):
             raise TypeError(f"start must be an int row number, got {start!r}")
+        self._check_open()
         last_page = max(0, (self.row_count - 1) // self.page_size * self.page_size)
         start = min(max(0, start), last_page)
         with self.hold_sync():
@@ -163,6 +172,11 @@ class DataView(FlowWidget):
         page = page.where(page.notna(), None)
         return [[_cell(v) for v in row] for row in page.itertuples(index=False, name=None)]
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self._repr_text()} is closed: it released its data; "
+                               "create a new DataView to browse or page again")
+
     def _range(self) -> str:
         if not self.row_count:
             return "no rows"
@@ -170,20 +184,33 @@ class DataView(FlowWidget):
         more = "+ (truncated at the query limit)" if self.truncated else ""
         return f"rows {self.offset + 1:,}–{end:,} of {self.row_count:,}{more}"
 
+    def _closed_note(self, html_: bool = False) -> str:
+        if not self._closed:
+            return ""
+        if not html_:
+            return ", closed"
+        return ("<div><i>closed: this view released its data; the last "
+                f"{'page' if self.mode == 'result' else 'view'} shown stays here</i></div>")
+
+    def _closed_title(self) -> str:
+        return " · closed" if self._closed else ""
+
     # -- display -------------------------------------------------------------------------
 
     def _repr_text(self) -> str:
         if self.mode == "result":
             return (f"DataView(result: {self.row_count:,} rows × {len(self.columns)} columns, "
-                    f"{self._range()})")
+                    f"{self._range()}{self._closed_note()})")
         total = sum(t.get("rowCount") or 0 for t in self.tables)
         shown = f", table={self.table!r}" if self.table else ""
-        return f"DataView(catalog: {len(self.tables)} tables, {total:,} rows{shown})"
+        return (f"DataView(catalog: {len(self.tables)} tables, {total:,} rows{shown}"
+                f"{self._closed_note()})")
 
     def _repr_html(self) -> str:
         if self.mode == "result":
             body = _grid(self.columns, self.rows) + f"<div><i>{esc(self._range())}</i></div>"
-            return frame(esc(self.title or "query result"), body, "flowai-data")
+            return frame(esc(self.title or "query result") + self._closed_title(),
+                         body + self._closed_note(True), "flowai-data")
         tables = _grid(["table", "rows", "columns", "description"], [
             [t.get("table"), _count(t.get("rowCount")), t.get("columns"), t.get("description")]
             for t in self.tables])
@@ -196,7 +223,8 @@ class DataView(FlowWidget):
         if self.table_info:
             parts.append(f"<div><b>{esc(self.table)}</b></div>" + _grid(
                 ["column", "type", "nulls", "samples"], _column_rows(self.table_info)))
-        return frame(f"data catalog · {len(self.tables)} tables", "".join(parts), "flowai-data")
+        return frame(f"data catalog · {len(self.tables)} tables{self._closed_title()}",
+                     "".join(parts) + self._closed_note(True), "flowai-data")
 
 
 # -- helpers -------------------------------------------------------------------------------
