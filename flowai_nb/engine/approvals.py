@@ -147,17 +147,17 @@ class ApprovalBroker:
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}; got {outcome!r}")
+        record = self.get(approval_id)
+        if record is None:
+            raise RuntimeError(f"unknown approval id {approval_id!r}; "
+                               f"see runtime.pending_approvals()")
+        _check_partial(record, outcome, partial, self._plans)  # a plan approval's actions
         for name, value in (("feedback", feedback), ("partial", partial)):
             try:  # checked here, so the error names the argument, not a store write
                 to_json_value(value, strict=True)
             except (JSONValueError, RecursionError) as exc:
                 raise ValueError(f"{name} must be JSON data (text, numbers, true/false, null, "
                                  f"lists and string-keyed dicts); {exc}") from None
-        record = self.get(approval_id)
-        if record is None:
-            raise RuntimeError(f"unknown approval id {approval_id!r}; "
-                               f"see runtime.pending_approvals()")
-        _check_partial(record, outcome, partial, self._plans)
         decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
                     "decidedAt": now_ms()}
         status = {"approve": "approved", "reject": "rejected", "revise": "revised"}[outcome]
