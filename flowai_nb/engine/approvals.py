@@ -311,6 +311,7 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
         else:  # resumed at an open gate: what was asked is in the record
             request = {k: v for k, v in record.items()
                        if k not in ("status", "decision", "createdAt")}
+            run.open_gate = approval_id
         if run.approver is not None:
             decision = await _ask_approver(run, frame, approval_id, request)
     if decision is None:

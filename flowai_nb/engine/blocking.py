@@ -12,11 +12,12 @@ awaits the async form instead.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["drive", "in_running_loop", "run_sync"]
+__all__ = ["drive", "in_running_loop", "run_sync", "close_loop"]
 
 T = TypeVar("T")
 
@@ -36,10 +37,12 @@ def drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     ``loop`` must not be running. Between two calls it stays idle, so a
     consumer can drive the same loop step by step (as sync iteration of a run
     stream does). An interrupt (Ctrl-C, the kernel's stop button) while
-    waiting cancels the coroutine and re-raises once it has unwound.
+    waiting cancels the coroutine and re-raises ``KeyboardInterrupt`` once it
+    has unwound; other tasks on ``loop`` are left as they were, never
+    interrupted half-way through a step.
     """
     if not in_running_loop():
-        return loop.run_until_complete(coro)
+        return _run_interruptibly(loop, coro)
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -64,11 +67,62 @@ def drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
+def _run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """``run_until_complete`` where Ctrl-C cancels ``coro``'s task (as ``asyncio.run``
+    does) instead of raising inside whatever callback the loop runs at that moment."""
+    task = loop.create_task(coro)
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return loop.run_until_complete(task)
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        if interrupted or task.done():  # a second Ctrl-C: interrupt for real
+            raise KeyboardInterrupt
+        interrupted = True
+        loop.call_soon_threadsafe(task.cancel)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+async def _settle_tasks() -> None:
+    """Cancel every other task of the running loop and wait until they have unwound."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+    for task in tasks:  # retrieved, so none is logged as "never retrieved"
+        if not task.cancelled():
+            task.exception()
+    await asyncio.get_running_loop().shutdown_asyncgens()
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks ``loop`` still holds, let them unwind, and close it (as
+    ``asyncio.run`` does at its end); a closed loop is left alone."""
+    if loop.is_closed():
+        return
+    try:
+        drive(loop, _settle_tasks())
+    finally:
+        loop.close()
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(coro)`` that also works while this thread runs a loop (see :func:`drive`)."""
     loop = asyncio.new_event_loop()
     try:
         return drive(loop, coro)
     finally:
-        drive(loop, loop.shutdown_asyncgens())
-        loop.close()
+        close_loop(loop)

@@ -305,8 +305,7 @@ class Run:
     async def main(self) -> None:
         """Run (or continue) to the end; always finishes the stream."""
         self.task = asyncio.current_task()
-        live = self.services.live
-        live[self.id] = self
+        self.services.live[self.id] = self
         status = "completed"
         try:
             if self.root is None:
@@ -324,7 +323,7 @@ class Run:
             status = "failed"
             self._unwind(exc.message)
         except Superseded as exc:
-            live.pop(self.id, None)
+            self._leave()
             self._cancel_flush()
             if self.stream is not None:
                 self.stream._close(exc.error)
@@ -333,7 +332,7 @@ class Run:
             if not self.cancel_requested:
                 # The loop is going away (asyncio.run ended, kernel shutdown):
                 # the paused state stays persisted and resumable.
-                live.pop(self.id, None)
+                self._leave()
                 self.release()
                 self._close_stream()
                 raise
@@ -348,11 +347,17 @@ class Run:
             status = "failed"
             self._unwind(message)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
-                live.pop(self.id, None)
+                self._leave()
                 await self._finish(status)
                 raise
-        live.pop(self.id, None)
+        self._leave()
         await self._finish(status)
+
+    def _leave(self) -> None:
+        """No longer executing in this process (a newer copy that took over stays listed)."""
+        live = self.services.live
+        if live.get(self.id) is self:
+            del live[self.id]
 
     def _unwind(self, reason: str) -> None:
         """Close what a failed or cancelled run left open, innermost first.

@@ -104,20 +104,28 @@ def test_edit_a_payload_in_the_live_card_then_approve(page, lab, tmp_path) -> No
         "edited payload of action 0 (refund) is invalid", timeout=RESULT_TIMEOUT)
     expect(card.locator(":scope > .fnb-error")).to_contain_text("order_id")
     expect(card.locator(".fnb-decision")).to_have_text("waiting for a decision")
-    editor.fill('{"order_id": 42, "amount": 12.5}')
+    # typed as strings, which the plan type accepts as 42 and 12.5: once approved, the card
+    # shows the values as recorded (what the dispatcher got), not as typed
+    editor.fill('{"order_id": "42", "amount": "12.50"}')
     expect(card.locator("button.fnb-approve")).to_have_text("Approve with 1 edit")
     card.locator("button.fnb-approve").click()
     _result(page, 'RESULT payloads=[{"order_id": 42, "amount": 12.5}] calls=1 status=completed')
     expect(card.locator(".fnb-decision")).to_have_text("decision: approve")
     expect(card.locator(".fnb-edited .fnb-label")).to_have_text(
         "1 action edited before approving")
-    expect(card.locator(".fnb-edited td").first).to_have_text("#1 amount")
+    expect(card.locator(".fnb-edited td").first).to_have_text("#1 amount")  # 42 is no edit
+    expect(card.locator(".fnb-edited tr")).to_have_count(1)
     expect(card.locator(".fnb-edited .fnb-diff-old")).to_have_text("19.5")
     expect(card.locator(".fnb-edited .fnb-diff-new")).to_have_text("12.5")
+    shown = card.locator(".fnb-payload-view")
+    expect(shown).to_contain_text("edited")
+    expect(shown.locator("pre")).to_have_text(["42", "12.5"])
+    expect(card).not_to_contain_text("12.50")
     plan_row = page.locator(".fnb-plan tr.fnb-action").first
     expect(plan_row).to_have_attribute("data-status", "executed")
     expect(plan_row).to_contain_text("edited")
     expect(plan_row).to_contain_text("12.5")
+    expect(plan_row).not_to_contain_text("12.50")
     for theme in ("light", "dark"):
         use_theme(page, theme)
         assert assert_readable(page, f"edited approval ({theme})") > 10

@@ -286,3 +286,43 @@ def test_a_flowai_approvals_card_refuses_a_bad_edit_and_stays_pending(monkeypatc
     assert [a["approvalId"] for a in runtime.pending_approvals()] == [card.approval_id]
     plan = runtime.get_plan("refund-42")
     assert plan["status"] == "pending_approval" and "dispatchedActions" not in plan
+
+
+def test_after_an_edit_the_card_shows_the_payload_as_recorded_not_as_typed() -> None:
+    dispatched: list = []
+    runtime = build_runtime(dispatched)
+    typed = {"order_id": "42", "amount": "12.50"}  # the plan type makes these 42 and 12.5
+
+    async def main() -> RunHandle:
+        handle = run(runtime, "refund order 42")
+        card = await _first_card(handle)
+        front_end_says(card, {"type": "decision", "outcome": "approve", "feedback": "",
+                              "partial": {"actions": [{"index": 0, "payload": typed}]}})
+        return await handle
+
+    handle = asyncio.run(main())
+    [card] = handle.approvals
+    plan = runtime.get_plan("refund-42", thread_id=handle.state.thread_id)
+    [ran] = plan["dispatchedActions"]
+    assert ran["payload"] == {"order_id": 42, "amount": 12.5}
+    assert [a["payload"] for a in dispatched[0]] == [ran["payload"]]
+    # what the card shows (its synced partial, drawn by the front end) is the record
+    assert card.partial == {"actions": [{"index": 0, "payload": ran["payload"]}]}
+    shown = card.partial["actions"][0]["payload"]
+    assert type(shown["order_id"]) is int and type(shown["amount"]) is float
+    html = card._repr_html()
+    assert "amount: <s>19.5</s> → <b>12.5</b>" in html and "12.50" not in html
+    assert "order_id: <s>" not in html  # "42" became 42, the stored value: not an edit
+    [plan_view] = handle.plans
+    assert plan_view.actions[0]["payload"] == ran["payload"]
+    assert "12.50" not in plan_view._repr_html()
+
+
+def test_a_card_without_a_plan_type_to_check_with_shows_the_edit_as_given() -> None:
+    card = ApprovalCard({"approvalId": "a1", "kind": "plan", "target": "refund_plan",
+                         "payload": {"planId": "p@v1", "plan": "refund_plan",
+                                     "actions": [{"kind": "refund", "payload": {"amount": 1}}],
+                                     "body": {"actions": [{"kind": "refund", "amount": 1}]}}})
+    edit = {"actions": [{"index": 0, "payload": {"amount": "2"}}]}
+    card._decided("approve", None, edit)
+    assert card.partial == edit and card.outcome == "approve"
