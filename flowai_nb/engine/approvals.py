@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._json import JSONValueError, to_json_value
 from ..authoring.agents import AgentSpec
 from ..authoring.approvals import ApprovalPolicy
 from ..authoring.plans import PlanSpec
@@ -150,7 +151,13 @@ class ApprovalBroker:
         if record is None:
             raise RuntimeError(f"unknown approval id {approval_id!r}; "
                                f"see runtime.pending_approvals()")
-        _check_partial(record, outcome, partial, self._plans)
+        _check_partial(record, outcome, partial, self._plans)  # a plan approval's actions
+        for name, value in (("feedback", feedback), ("partial", partial)):
+            try:  # checked here, so the error names the argument, not a store write
+                to_json_value(value, strict=True)
+            except (JSONValueError, RecursionError) as exc:
+                raise ValueError(f"{name} must be JSON data (text, numbers, true/false, null, "
+                                 f"lists and string-keyed dicts); {exc}") from None
         decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
                     "decidedAt": now_ms()}
         status = {"approve": "approved", "reject": "rejected", "revise": "revised"}[outcome]
