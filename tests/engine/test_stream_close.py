@@ -47,6 +47,12 @@ def resume_and_finish(rt: fa.Runtime, gate: dict) -> list[dict]:
     return list(rt.query(None, gate["threadId"], resume=gate["resumeToken"]))
 
 
+def closed_at_the_gate(rt: fa.Runtime) -> dict:
+    """Run to the gate in a ``with`` block that leaves there; the ``approval-required``."""
+    with rt.query("restock", "t1") as stream:
+        return until_gate(stream)[-1]
+
+
 def the_trace(rt: fa.Runtime, thread: str = "t1") -> dict:
     (trace,) = rt.list_traces(thread_id=thread)
     return trace
@@ -220,8 +226,7 @@ def test_async_with_closes_the_stream_at_the_gate() -> None:
 def test_a_for_loop_resuming_before_the_decision_raises_instead_of_hanging(tmp_path) -> None:
     dispatcher = Dispatcher()
     db = tmp_path / "kv.db"
-    with sqlite_runtime(db, dispatcher).query("restock", "t1") as stream:
-        gate = until_gate(stream)[-1]
+    gate = closed_at_the_gate(sqlite_runtime(db, dispatcher))
     fresh = sqlite_runtime(db, dispatcher)
     resumed = fresh.query(None, "t1", resume=gate["resumeToken"])
     with pytest.raises(RuntimeError, match="waiting for approval"):
@@ -249,8 +254,7 @@ def test_cancel_after_close_at_a_gate_ends_the_paused_run() -> None:
 def test_cancel_of_a_resumed_run_before_it_starts_ends_it_in_the_store(tmp_path) -> None:
     dispatcher = Dispatcher()
     db = tmp_path / "kv.db"
-    with sqlite_runtime(db, dispatcher).query("restock", "t1") as stream:
-        gate = until_gate(stream)[-1]
+    gate = closed_at_the_gate(sqlite_runtime(db, dispatcher))
     fresh = sqlite_runtime(db, dispatcher)
     fresh.query(None, "t1", resume=gate["resumeToken"]).cancel()
     assert fresh.pending_approvals() == [] and fresh.get_plan("r1")["status"] == "draft"
@@ -267,8 +271,7 @@ def test_cancel_of_a_resumed_run_before_it_starts_ends_it_in_the_store(tmp_path)
 def test_cancel_of_a_paused_run_another_runtime_holds_says_so(tmp_path) -> None:
     dispatcher = Dispatcher()
     db = tmp_path / "kv.db"
-    with sqlite_runtime(db, dispatcher).query("restock", "t1") as stream:
-        gate = until_gate(stream)[-1]
+    gate = closed_at_the_gate(sqlite_runtime(db, dispatcher))
     resumed = sqlite_runtime(db, dispatcher).query(None, "t1", resume=gate["resumeToken"])
     holder = sqlite_runtime(db, dispatcher)
     holder._run_services.leases.acquire(gate["runId"], "owner-elsewhere", 30)
