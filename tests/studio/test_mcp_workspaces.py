@@ -45,7 +45,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
     from tests.mcp.mcp_app import build_runtime
 
     root = tmp_path_factory.mktemp("mcp-workspaces")
-    builds = {"broken": 0, "flaky": 0}
+    builds = {"broken": 0, "flaky": 0, "cold": 0}
 
     def broken() -> Any:
         builds["broken"] += 1
@@ -57,11 +57,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
             raise ConnectionError("store not reachable yet")
         return build_runtime(str(root / "flaky.db"))
 
+    def cold() -> Any:
+        builds["cold"] += 1
+        return build_runtime(str(root / "cold.db"))
+
     app = fa.define_app("multi", workspaces=[
         fa.define_workspace_runtime("lisbon", lambda: make_runtime(root / "lisbon")),
         fa.define_workspace_runtime(ZURICH, lambda: build_runtime(str(root / "zurich.db"))),
         fa.define_workspace_runtime("broken", broken),
         fa.define_workspace_runtime("flaky", flaky),
+        fa.define_workspace_runtime("cold", cold),
     ])
     server = StudioServer(app, port=0, token=TOKEN).start_in_thread()
     try:
@@ -145,6 +150,18 @@ def test_concurrent_sessions_on_two_workspaces(served):
     assert rows == [[[0]], [[1]], [[2]]]
 
 
+def test_concurrent_first_sessions_build_a_workspace_once(served):
+    assert served.builds["cold"] == 0  # nothing built until its first request
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(*[
+            _session(served.ws_url("cold"), [("add", {"a": i, "b": 1})]) for i in range(4)])
+
+    outcomes = asyncio.run(together())
+    assert [r[0].structured_content["sum"] for _, r in outcomes] == [1, 2, 3, 4]
+    assert served.builds["cold"] == 1
+
+
 def test_a_session_of_one_workspace_is_unknown_to_another(served):
     with httpx.Client(timeout=30, headers={**ACCEPT, "Authorization": f"Bearer {TOKEN}"}) as c:
         opened = c.post(served.ws_url(ZURICH), json=INIT)
@@ -167,7 +184,8 @@ def test_unknown_workspace_is_a_404_naming_the_known_ones(served):
         assert repr(name) in body["error"]
         assert body["workspaces"] == {"lisbon": "/mcp/lisbon",
                                       ZURICH: "/mcp/Z%C3%BCrich%20east",
-                                      "broken": "/mcp/broken", "flaky": "/mcp/flaky"}
+                                      "broken": "/mcp/broken", "flaky": "/mcp/flaky",
+                                      "cold": "/mcp/cold"}
 
 
 def test_new_paths_need_the_token_and_a_local_host(served):
@@ -249,12 +267,13 @@ def test_a_runtime_that_fails_once_serves_on_the_next_request(served):
 def test_studio_lists_every_workspace_mcp_url(served):
     assert served.server.mcp_urls == {
         "lisbon": f"{served.url}/mcp/lisbon", ZURICH: f"{served.url}/mcp/Z%C3%BCrich%20east",
-        "broken": f"{served.url}/mcp/broken", "flaky": f"{served.url}/mcp/flaky"}
+        "broken": f"{served.url}/mcp/broken", "flaky": f"{served.url}/mcp/flaky",
+        "cold": f"{served.url}/mcp/cold"}
     info = httpx.get(f"{served.url}/api/app",
                      headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert [(w["name"], w["mcpPath"]) for w in info["workspaces"]] == [
         ("lisbon", "/mcp/lisbon"), (ZURICH, "/mcp/Z%C3%BCrich%20east"),
-        ("broken", "/mcp/broken"), ("flaky", "/mcp/flaky")]
+        ("broken", "/mcp/broken"), ("flaky", "/mcp/flaky"), ("cold", "/mcp/cold")]
 
 
 @pytest.mark.parametrize("name", [".", "..", "a/b", "tab\there", "new\nline"])
@@ -340,3 +359,52 @@ def test_an_approval_belongs_to_its_workspace_only(served):
     assert waited.is_error and "unknown approval id" in waited.content[0].text
     assert wrong_status == 404
     assert lisbon_pending == []
+
+
+def test_stopping_studio_with_a_call_waiting_for_approval_ends_cleanly(tmp_path):
+    """A gated call held open on a workspace does not keep Studio from stopping; the run
+    stays paused (its approval still pending) for whoever opens the store next."""
+    import threading
+
+    import flowai_nb as fa
+    from flowai_nb.studio.server import StudioServer
+    from tests.mcp.mcp_app import build_runtime
+
+    store = str(tmp_path / "held.db")
+    app = fa.define_app("held", workspaces=[
+        fa.define_workspace_runtime("first", lambda: build_runtime(str(tmp_path / "1.db"))),
+        fa.define_workspace_runtime("held", lambda: build_runtime(store))])
+    server = StudioServer(app, port=0, token=TOKEN).start_in_thread()
+    url = f"{server.url}mcp/held"
+    outcome: list[BaseException | Any] = []
+
+    def call() -> None:
+        try:
+            outcome.append(asyncio.run(_session(url, [("wipe_table", {"table": "t"})])))
+        except BaseException as exc:  # the cut connection
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+            for _ in range(600):
+                if api.get("/api/workspaces/held/approvals").json()["approvals"]:
+                    break
+                caller.join(0.05)
+            else:
+                pytest.fail("the gated call never asked for approval")
+    finally:
+        serving = server._thread
+        server.stop_thread(timeout=30)
+        stopped = not serving.is_alive()
+        app.close()
+    caller.join(30)
+    assert stopped and not caller.is_alive() and outcome
+    assert not isinstance(outcome[0], tuple)  # the call was cut, not answered
+    reopened = build_runtime(store)
+    try:
+        assert [a["status"] for a in reopened.pending_approvals()] == ["pending"]
+    finally:
+        reopened.close()
