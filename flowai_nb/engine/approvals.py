@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._json import JSONValueError, to_json_value
 from ..authoring.agents import AgentSpec
 from ..authoring.approvals import ApprovalPolicy
 from ..authoring.plans import PlanSpec
@@ -150,7 +151,13 @@ class ApprovalBroker:
         if record is None:
             raise RuntimeError(f"unknown approval id {approval_id!r}; "
                                f"see runtime.pending_approvals()")
-        _check_partial(record, outcome, partial, self._plans)
+        _check_partial(record, outcome, partial, self._plans)  # a plan approval's actions
+        for name, value in (("feedback", feedback), ("partial", partial)):
+            try:  # checked here, so the error names the argument, not a store write
+                to_json_value(value, strict=True)
+            except (JSONValueError, RecursionError) as exc:
+                raise ValueError(f"{name} must be JSON data (text, numbers, true/false, null, "
+                                 f"lists and string-keyed dicts); {exc}") from None
         decision = {"outcome": outcome, "feedback": feedback, "partial": partial,
                     "decidedAt": now_ms()}
         status = {"approve": "approved", "reject": "rejected", "revise": "revised"}[outcome]
@@ -310,6 +317,8 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
     if decision is None:
         run.parked = run.open_gate = approval_id
         run.status = "paused"
+        if run.stream is not None:  # a `for` step waiting for an event must not wait on
+            run.stream._wake()      # a person (a run resumed before the decision)
         try:
             # a gate opened just now has no decision yet: one given meanwhile by another
             # thread or process is found by the wait's next poll

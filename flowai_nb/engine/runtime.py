@@ -435,11 +435,14 @@ class Runtime:
         slows the run.
 
         Raises:
-            ValueError: ``since_seq`` without ``run_id``, or a bad id or seq.
+            ValueError: ``since_seq`` without ``run_id``, both ``run_id`` and
+                ``thread_id``, or a bad id or seq.
         """
-        for name, value in (("run_id", run_id), ("thread_id", thread_id)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ValueError(f"{name} must be a non-empty string or None; got {value!r}")
+        _check_filters(run_id=run_id, thread_id=thread_id)
+        if run_id is not None and thread_id is not None:
+            raise ValueError(f"pass run_id or thread_id, not both: run {run_id!r} is followed "
+                             f"on its own (its thread is known); thread_id={thread_id!r} "
+                             f"alone follows every run of that thread")
         if since_seq is not None:
             if run_id is None:
                 raise ValueError("since_seq needs run_id: seqs count the events of one run")
@@ -473,9 +476,10 @@ class Runtime:
                 dispatcher received.
 
         Raises:
-            ValueError: ``outcome`` is not approve / reject / revise, or ``partial`` is
-                invalid (naming the entry, and for an edit the index, the field and what
-                was expected). Nothing is recorded: the approval stays pending.
+            ValueError: ``outcome`` is not approve / reject / revise, ``feedback`` or
+                ``partial`` is not JSON data, or ``partial`` is invalid (naming the entry,
+                and for an edit the index, the field and what was expected). Nothing is
+                recorded: the approval stays pending.
             RuntimeError: the id is unknown or already resolved.
         """
         return _Done(self._run_services.broker.resolve(approval_id, outcome, feedback, partial))
@@ -518,7 +522,12 @@ class Runtime:
 
     def list_traces(self, /, eval_run_id: str | None = None, test_case_id: str | None = None,
                     thread_id: str | None = None) -> list[dict[str, Any]]:
-        """Traces matching every given filter, oldest first."""
+        """Traces matching every given filter, oldest first.
+
+        Raises:
+            ValueError: a filter that is not a non-empty string (or ``None``).
+        """
+        _check_filters(eval_run_id=eval_run_id, test_case_id=test_case_id, thread_id=thread_id)
         return self._run_services.traces.list(eval_run_id=eval_run_id, test_case_id=test_case_id,
                                  thread_id=thread_id)
 
@@ -992,3 +1001,11 @@ def _data_environment(spec: RuntimeSpec, data_environment: Any,
             f"paths are read from {os.getcwd()!r}); create it or fix the data environment's "
             f"target")
     return config
+
+
+def _check_filters(**filters: Any) -> None:
+    """Each id filter is a non-empty string or ``None``; raise ValueError naming one that
+    is not (a wrong type would otherwise just match nothing)."""
+    for name, value in filters.items():
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ValueError(f"{name} must be a non-empty string or None; got {value!r}")

@@ -110,12 +110,14 @@ class KeyValueStore(ABC):
     def write(self, ops: Iterable[Op]) -> bool:
         """Apply several writes as one transaction: all of them, or none.
 
-        Returns ``False`` (and writes nothing) when an ``add`` finds its key present.
-        Every backend here overrides this with a real transaction; this fallback
-        (for third-party stores) applies the ops one by one.
+        Ops apply in order: an ``add`` sees what the ops before it in the same write did
+        (after a ``delete`` of its key it wins, after a ``put`` it loses). Returns
+        ``False`` (and writes nothing) when an ``add`` finds its key present. Every
+        backend here overrides this with a real transaction; this fallback (for
+        third-party stores) applies the ops one by one.
         """
         ops = _check_ops(ops)
-        if any(op == "add" and self.get(key) is not None for op, key, _ in ops):
+        if not _guards_hold(ops, lambda key: self.get(key) is not None):
             return False
         for op, key, value in ops:
             if op == "delete":
@@ -212,6 +214,18 @@ class ScopedStore(KeyValueStore):
 
     def __repr__(self) -> str:
         return f"<ScopedStore {self._prefix!r} of {self._inner!r}>"
+
+
+def _guards_hold(ops: Iterable[tuple[str, str, Any]], live: Callable[[str], bool]) -> bool:
+    """Whether every ``add`` of ``ops`` finds its key absent, ops applying in order (an
+    ``add`` after a ``delete`` of its key in the same write wins; after a ``put``, loses).
+    ``live(key)`` tells whether a key is present before the write."""
+    after: dict[str, bool] = {}  # key -> live after the ops so far
+    for op, key, _ in ops:
+        if op == "add" and (after[key] if key in after else live(key)):
+            return False
+        after[key] = op != "delete"
+    return True
 
 
 def _split_read(keys: Sequence[str], prefixes: Sequence[str], rows: Iterable[Sequence[Any]]

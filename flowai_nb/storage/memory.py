@@ -9,7 +9,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
-from .base import KeyValueStore, Op, _check_ops, decode, encode
+from .base import KeyValueStore, Op, _check_ops, _guards_hold, decode, encode
 
 __all__ = ["MemoryStore"]
 
@@ -75,7 +75,7 @@ class MemoryStore(KeyValueStore):
         texts = [(op, key, None if op == "delete" else encode(value)) for op, key, value in ops]
         with self._lock:
             now = now_ms()
-            if any(op == "add" and self._live(key, now) is not None for op, key, _ in texts):
+            if not _guards_hold(texts, lambda key: self._live(key, now) is not None):
                 return False
             for _op, key, text in texts:
                 if text is None:

@@ -44,10 +44,15 @@ _INDEXED = _OWN + "indexed"  # set once the keys present before the index are in
 _WRITE = """
 local idx, exp = KEYS[1], KEYS[2]
 local base = 2 + tonumber(ARGV[2])
+local after = {}  -- key -> whether it is live after the ops so far: ops apply in order
 for i = 3, #KEYS do
-  if ARGV[base + 3 * (i - 3) + 1] == 'add' and redis.call('EXISTS', KEYS[i]) == 1 then
-    return 0
+  local op, key = ARGV[base + 3 * (i - 3) + 1], KEYS[i]
+  if op == 'add' then
+    local live = after[key]
+    if live == nil then live = redis.call('EXISTS', key) == 1 end
+    if live then return 0 end
   end
+  after[key] = op ~= 'delete'
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

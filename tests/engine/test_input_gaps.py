@@ -53,6 +53,34 @@ def test_a_partial_approval_with_extra_keys_is_refused(dispatcher) -> None:
     assert len(dispatcher.calls) == 1
 
 
+def test_feedback_and_partial_that_are_not_json_are_named_and_nothing_is_recorded(
+        dispatcher) -> None:
+    rt = build_runtime(dispatcher=dispatcher)
+    deep: list = []
+    inner = deep
+    for _ in range(1000):
+        inner.append([])
+        inner = inner[0]
+
+    async def main() -> None:
+        stream = rt.query("x", "t")
+        async for event in stream:
+            if event["type"] == "approval-required":
+                gate = event["approvalId"]
+                with pytest.raises(ValueError, match=r"feedback must be JSON data.*bytes.* at \$"):
+                    rt.respond_to_approval(gate, "reject", b"too late")
+                with pytest.raises(ValueError, match=r"partial must be JSON data.*at \$\.why"):
+                    rt.respond_to_approval(gate, "revise", "see why", {"why": {1, 2}})
+                with pytest.raises(ValueError, match="partial must be JSON data.*nested deeper"):
+                    rt.respond_to_approval(gate, "revise", None, deep)
+                assert [p["approvalId"] for p in rt.pending_approvals()] == [gate]
+                assert rt.get_approval(gate)["decision"] is None
+                await rt.respond_to_approval(gate, "approve", {"note": "ok", "score": 1.5})
+
+    asyncio.run(main())
+    assert len(dispatcher.calls) == 1
+
+
 @pytest.mark.parametrize("url", ["sqlite:///no/such/retail.db", "duckdb:///missing.duckdb"])
 def test_a_missing_target_database_file_is_an_error_at_create_runtime(
         url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -95,6 +95,15 @@ def test_subscribe_validates_its_arguments() -> None:
         rt.subscribe(run_id="r", since_seq=-1)
     with pytest.raises(ValueError, match="run_id must be a non-empty string"):
         rt.subscribe(run_id=7)
+    with pytest.raises(ValueError, match="pass run_id or thread_id, not both"):
+        rt.subscribe(run_id="r", thread_id="t")
+
+
+def test_list_traces_refuses_a_filter_of_the_wrong_type_instead_of_matching_nothing() -> None:
+    rt = talker(1)
+    for bad in ({"thread_id": 5}, {"eval_run_id": ""}, {"test_case_id": b"c"}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be a non-empty string"):
+            rt.list_traces(**bad)
 
 
 def test_thread_and_all_run_subscriptions_pick_up_new_runs() -> None:

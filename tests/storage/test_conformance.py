@@ -269,6 +269,21 @@ def test_ops_on_one_key_in_one_write_apply_in_order(store: KeyValueStore) -> Non
     assert (store.get("kept"), store.get("x"), store.get("new")) == (3, None, 2)
 
 
+def test_an_add_sees_the_earlier_ops_of_its_own_write(store: KeyValueStore) -> None:
+    store.put("taken", 0)
+    # after a delete of its key in the same write, an add wins ...
+    assert store.write([("delete", "taken", None), ("add", "taken", 1)])
+    assert store.get("taken") == 1
+    # ... after a put (or another add) of it, it loses, and nothing of the write is kept
+    assert not store.write([("put", "free", 1), ("add", "free", 2)])
+    assert not store.write([("add", "other", 1), ("put", "x", 1), ("add", "other", 2)])
+    assert (store.get("free"), store.get("other"), store.get("x")) == (None, None, None)
+    # delete, put, delete: the key ends absent, so a last add wins
+    assert store.write([("delete", "taken", None), ("put", "taken", 2),
+                        ("delete", "taken", None), ("add", "taken", 3)])
+    assert store.get("taken") == 3
+
+
 def test_concurrent_writes_with_adds_have_one_winner(store: KeyValueStore) -> None:
     def attempt(i: int) -> bool:
         return store.write([("add", "winner", i), ("put", f"by/{i}", i)])
@@ -572,3 +587,29 @@ def test_processes_opening_an_old_plan_layout_at_once_move_each_plan_once(
         assert [p["id"] for p in opened[0].list(thread_id="t1") if p["baseId"] == f"x{i}"] \
             == [f"x{i}@v1", f"x{i}@v3"]
         assert opened[3].get(f"x{i}", thread_id="t0")["id"] == f"x{i}@v2"
+
+
+class _Minimal(KeyValueStore):
+    """A third-party store with only the abstract methods: the base class's fallbacks."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: Any, *, ttl_ms: int | None = None) -> None:
+        self.data[key] = value
+
+    def add(self, key: str, value: Any, *, ttl_ms: int | None = None) -> bool:
+        return self.data.setdefault(key, value) is value
+
+    def delete(self, key: str) -> bool:
+        return self.data.pop(key, None) is not None
+
+    def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))
+
+
+def test_the_fallback_write_of_a_third_party_store_applies_ops_in_order() -> None:
+    test_an_add_sees_the_earlier_ops_of_its_own_write(_Minimal())
