@@ -31,7 +31,8 @@ class ApprovalCard(FlowWidget):
     the plan type refuses shows its error on the card, which stays pending.
     Once decided, the title says so and the card shows who decided (this
     card, code, a headless policy, or someone elsewhere), what happened next
-    (executed, N dispatched, failed) and which actions were edited (old → new).
+    (executed, N dispatched, failed) and which actions were edited (old → new), each
+    edit as recorded: in the plan type's validated form, not as typed.
 
     Args:
         request: an ``approval-required`` event or a ``runtime.pending_approvals()`` entry.
