@@ -317,6 +317,8 @@ async def gate(run: Run, frame: Frame, agent: AgentSpec, use: dict[str, Any], *,
     if decision is None:
         run.parked = run.open_gate = approval_id
         run.status = "paused"
+        if run.stream is not None:  # a `for` step waiting for an event must not wait on
+            run.stream._wake()      # a person (a run resumed before the decision)
         try:
             # a gate opened just now has no decision yet: one given meanwhile by another
             # thread or process is found by the wait's next poll

@@ -451,6 +451,25 @@ class Run:
         self.deliver(event, None)
         self._close_stream(problem)
 
+    async def cancel_paused(self) -> None:
+        """``cancel()`` of a run paused at a gate that no task of this process executes
+        (restored and not started, or its stream was closed at the gate): take it over,
+        withdraw its approval and end it with ``run-finish`` status ``cancelled``.
+
+        Raises:
+            RuntimeError: another runtime holds its lease (:class:`RunLeasedError`) or
+                moved it on meanwhile.
+        """
+        try:
+            self.claim()
+        except Superseded as exc:
+            raise exc.error from None
+        self.cancel_requested = True
+        if self.open_gate is None and self.stored_gates:
+            self.open_gate = next(iter(self.stored_gates))
+        self._unwind("the run was cancelled")
+        await self._finish("cancelled")
+
     def is_waiting_for_person(self) -> bool:
         """True while parked at a gate that only ``respond_to_approval`` can open."""
         return (self.parked is not None and self.services.broker.decision(self.parked) is None

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .blocking import close_loop, drive
+from .blocking import close_loop, drive, run_sync
 
 __all__ = ["RunStream"]
 
@@ -31,7 +31,8 @@ class RunStream:
       by code (``runtime.respond_to_approval`` inside the loop) or a headless
       policy (``approvals=...``); asking for the next event while the run waits
       for an unanswered approval raises ``RuntimeError`` instead of hanging.
-    - ``cancel()`` ends the run with ``run-finish`` status ``cancelled``.
+    - ``cancel()`` ends the run with ``run-finish`` status ``cancelled`` (also a
+      paused run this stream only resumed or closed: its approval is withdrawn).
 
     Stopping to follow: ``close()`` (``await aclose()`` in async code), or use
     the stream as a context manager (``with runtime.query(...) as stream:`` /
@@ -170,13 +171,25 @@ class RunStream:
         return self._task
 
     def cancel(self) -> None:
-        """Stop the run: it ends with ``run-finish`` status ``cancelled``."""
-        self._run.cancel_requested = True
-        task = self._run.task  # the run itself, also when this stream only follows it
+        """Stop the run: it ends with ``run-finish`` status ``cancelled``.
+
+        Also ends a paused run this stream does not drive: one resumed and not started
+        (``runtime.query(None, thread_id, resume=token).cancel()``) or one whose stream
+        was closed at its gate; its approval is withdrawn.
+
+        Raises:
+            RuntimeError: that paused run was resumed by another runtime meanwhile.
+        """
+        run = self._run
+        task = run.task  # the run itself, also when this stream only follows it
         if task is not None and not task.done():
+            run.cancel_requested = True
             task.cancel()
+        elif run.root is not None and (task is None or run.status == "paused"):
+            run_sync(run.cancel_paused())
         elif task is None:
-            self._run.finish_unstarted_cancel()
+            run.cancel_requested = True
+            run.finish_unstarted_cancel()
 
     def close(self) -> None:
         """Stop following the run (see the class doc for what happens to it).
@@ -275,6 +288,8 @@ class RunStream:
                     error, self._error = self._error, None
                     raise error
                 raise StopAsyncIteration
+            if self._driving and self._run.parked is not None:
+                self._check_not_waiting()  # a `for` step never waits for a person
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -322,14 +337,7 @@ class RunStream:
 
     def _step_loop(self) -> asyncio.AbstractEventLoop:
         """The private loop for the next ``for`` step (lock held)."""
-        parked = self._run.parked
-        if parked is not None and self._run.is_waiting_for_person():
-            raise RuntimeError(
-                f"run {self.run_id} is waiting for approval {parked!r}: answer it with "
-                f"runtime.respond_to_approval({parked!r}, 'approve'|'reject'|'revise') before "
-                f"asking for the next event, or pass approvals='auto_approve'; or stop with "
-                f"stream.close() (the run stays paused, resumable with its resume token)"
-            )
+        self._check_not_waiting()
         if self._task is not None and self._task.get_loop() is not self._sync_loop:
             raise RuntimeError(
                 f"run {self.run_id} already streams on an event loop (it was started with "
@@ -341,6 +349,16 @@ class RunStream:
             # a stream abandoned unfinished (a `break`, an error) is closed at exit
             self._finalizer = weakref.finalize(self, _abandoned, loop, self._run)
         return loop
+
+    def _check_not_waiting(self) -> None:
+        parked = self._run.parked
+        if parked is not None and self._run.is_waiting_for_person():
+            raise RuntimeError(
+                f"run {self.run_id} is waiting for approval {parked!r}: answer it with "
+                f"runtime.respond_to_approval({parked!r}, 'approve'|'reject'|'revise') before "
+                f"asking for the next event, or pass approvals='auto_approve'; or stop with "
+                f"stream.close() (the run stays paused, resumable with its resume token)"
+            )
 
     def _end_step(self, loop: asyncio.AbstractEventLoop, *, over: bool) -> bool:
         """After a ``for`` step: end the private loop if the run is over or the stream

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import flowai_nb as fa
+from tests.servers import fresh_postgres_url, postgres_url  # noqa: F401
 
 from .conftest import Dispatcher, build_spec, collect, of, run, types
 
@@ -44,6 +45,12 @@ def until_gate(stream) -> list[dict]:
 def resume_and_finish(rt: fa.Runtime, gate: dict) -> list[dict]:
     rt.respond_to_approval(gate["approvalId"], "approve")
     return list(rt.query(None, gate["threadId"], resume=gate["resumeToken"]))
+
+
+def closed_at_the_gate(rt: fa.Runtime) -> dict:
+    """Run to the gate in a ``with`` block that leaves there; the ``approval-required``."""
+    with rt.query("restock", "t1") as stream:
+        return until_gate(stream)[-1]
 
 
 def the_trace(rt: fa.Runtime, thread: str = "t1") -> dict:
@@ -214,6 +221,63 @@ def test_async_with_closes_the_stream_at_the_gate() -> None:
 
     rest = run(main())
     assert rest[-1]["status"] == "completed" and len(dispatcher.calls) == 1
+
+
+def test_a_for_loop_resuming_before_the_decision_raises_instead_of_hanging(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    gate = closed_at_the_gate(sqlite_runtime(db, dispatcher))
+    fresh = sqlite_runtime(db, dispatcher)
+    resumed = fresh.query(None, "t1", resume=gate["resumeToken"])
+    with pytest.raises(RuntimeError, match="waiting for approval"):
+        next(resumed)
+    assert resumed.status == "paused" and resumed.pending_approval == gate["approvalId"]
+    fresh.respond_to_approval(gate["approvalId"], "approve")
+    rest = list(resumed)  # answered: the same stream goes on
+    assert types(rest)[0] == "approval-decision" and rest[-1]["status"] == "completed"
+    assert len(dispatcher.calls) == 1
+
+
+def test_cancel_after_close_at_a_gate_ends_the_paused_run() -> None:
+    rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=Dispatcher())
+    with rt.query("restock", "t1") as stream:
+        gate = until_gate(stream)[-1]
+    stream.cancel()
+    assert stream.status == "cancelled" and rt.pending_approvals() == []
+    assert rt.get_plan("r1")["status"] == "draft"  # the withdrawn approval's plan
+    trace = the_trace(rt)
+    assert trace["status"] == "cancelled" and trace["events"][-1]["type"] == "run-finish"
+    with pytest.raises(RuntimeError, match="nothing to resume"):
+        rt.query(None, "t1", resume=gate["resumeToken"])
+
+
+def test_cancel_of_a_resumed_run_before_it_starts_ends_it_in_the_store(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    gate = closed_at_the_gate(sqlite_runtime(db, dispatcher))
+    fresh = sqlite_runtime(db, dispatcher)
+    fresh.query(None, "t1", resume=gate["resumeToken"]).cancel()
+    assert fresh.pending_approvals() == [] and fresh.get_plan("r1")["status"] == "draft"
+    events = the_trace(fresh)["events"]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] == "run-finish" and events[-1]["status"] == "cancelled"
+    calls = [e["callId"] for e in events if e["type"] == "tool-call"]
+    assert sorted(calls) == sorted(e["callId"] for e in events if e["type"] == "tool-result")
+    with pytest.raises(RuntimeError, match="nothing to resume"):
+        sqlite_runtime(db, dispatcher).query(None, "t1", resume=gate["resumeToken"])
+    assert dispatcher.calls == []
+
+
+def test_cancel_of_a_paused_run_another_runtime_holds_says_so(tmp_path) -> None:
+    dispatcher = Dispatcher()
+    db = tmp_path / "kv.db"
+    gate = closed_at_the_gate(sqlite_runtime(db, dispatcher))
+    resumed = sqlite_runtime(db, dispatcher).query(None, "t1", resume=gate["resumeToken"])
+    holder = sqlite_runtime(db, dispatcher)
+    holder._run_services.leases.acquire(gate["runId"], "owner-elsewhere", 30)
+    with pytest.raises(RuntimeError, match="owner-elsewhere"):
+        resumed.cancel()
+    assert [p["approvalId"] for p in holder.pending_approvals()] == [gate["approvalId"]]
 
 
 # -- finished, unstarted, twice ----------------------------------------------------------
@@ -408,14 +472,17 @@ CHILD = textwrap.dedent('''
         rt.respond_to_approval(pending["approvalId"], "approve")
         events = list(rt.query(None, "t1", resume=pending["resumeToken"]))
         report(status=events[-1]["status"], plan=rt.get_plan("r1")["status"])
+        rt.close()
         sys.exit(0)
 
     stream = rt.query("restock", "t1")
-    if mode == "abandon":  # the natural script: stop at the gate, answer it later
+    if mode.startswith("abandon"):  # the natural script: stop at the gate, answer later
         for event in stream:
             if event["type"] == "approval-required":
                 break
         report(status=stream.status)
+        if mode == "abandon-closing-runtime":  # its stores close before the stream does
+            rt.close()
         sys.exit(0)
 
     # Ctrl-C while a `for` step waits at the gate (a timeout makes the step wait)
@@ -459,11 +526,23 @@ def _child(mode: str, storage: dict, log: Path) -> tuple[dict, str]:
 def test_a_for_stream_abandoned_at_a_gate_exits_cleanly(kind, tmp_path) -> None:
     storage = {"kind": "memory"} if kind == "memory" else \
         {"kind": "sqlite", "config": {"path": str(tmp_path / "kv.db")}}
+    _abandon_then_resume(storage, tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_for_stream_abandoned_at_a_gate_on_postgres(tmp_path,
+                                                      fresh_postgres_url) -> None:  # noqa: F811
+    # (the runtime is closed: an open PostgreSQL connection warns when garbage-collected)
+    _abandon_then_resume({"kind": "postgres", "config": {"url": fresh_postgres_url}}, tmp_path,
+                         "abandon-closing-runtime")
+
+
+def _abandon_then_resume(storage: dict, tmp_path: Path, mode: str = "abandon") -> None:
     log = tmp_path / "dispatched.log"
-    outcome, stderr = _child("abandon", storage, log)
+    outcome, stderr = _child(mode, storage, log)
     assert outcome == {"status": "paused"}
     assert stderr == ""  # no "Task was destroyed but it is pending!", no ResourceWarning
-    if kind == "sqlite":  # a second process resumes and finishes it: one dispatch
+    if storage["kind"] != "memory":  # a second process resumes and finishes it: once
         outcome, stderr = _child("resume", storage, log)
         assert outcome == {"status": "completed", "plan": "executed"} and stderr == ""
         assert log.read_text().splitlines() == ['["t1/r1@v1#0", "t1/r1@v1#1"]']
