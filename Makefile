@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m flowai_nb.demo
 
 $(VENV)/.installed-studio: $(BIN)/python pyproject.toml
-	$(PIP) install -e ".[studio]"
+	$(PIP) install -e ".[studio,mcp]"
 	touch $@ $(VENV)/.installed
 
 studio: $(VENV)/.installed-studio

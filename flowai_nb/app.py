@@ -77,8 +77,9 @@ def define_workspace_runtime(name: str, runtime_or_factory: Any,
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"workspace name must be a non-empty string, got {name!r}")
-    if "/" in name:
-        raise ValueError(f"workspace name {name!r} may not contain '/' (it is used in URLs)")
+    if "/" in name or name in (".", "..") or not name.isprintable():
+        raise ValueError(f"workspace name {name!r} may not contain '/' or non-printable "
+                         "characters, nor be '.' or '..' (it is part of Studio's and MCP's URLs)")
     if not (_is_runtime(runtime_or_factory) or callable(runtime_or_factory)):
         raise TypeError(
             f"workspace {name!r}: expected a Runtime or a zero-argument callable returning "

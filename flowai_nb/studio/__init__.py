@@ -2,8 +2,9 @@
 
 ``flowai-nb studio APP`` serves it from one process (:class:`StudioServer`);
 :func:`create_studio_app` gives the ASGI app itself, which Jupyter Server also
-mounts at ``/flowai-studio/``. Starlette and uvicorn are imported on first use
-(``pip install 'flowai_nb[studio]'``).
+mounts at ``/flowai-studio/``. ``flowai-nb studio`` also serves every workspace
+over MCP at ``/mcp/<workspace>`` (``/mcp``: the first one; see :mod:`.mcp_mount`).
+Starlette and uvicorn are imported on first use (``pip install 'flowai_nb[studio]'``).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ A pure ASGI middleware (so Server-Sent Events stream through unbuffered):
   is a DNS-rebinding attempt and gets **421**;
 - a request with an ``Origin`` (or ``Sec-Fetch-Site: cross-site``) from
   another site gets **403**;
-- ``/api/...`` and ``/mcp`` need the token, as ``Authorization: Bearer T``, the
-  ``X-FlowAI-Token`` header, or the HttpOnly ``SameSite=Strict`` cookie that
+- ``/api/...``, ``/mcp`` and ``/mcp/<workspace>`` need the token, as ``Authorization:
+  Bearer T``, the ``X-FlowAI-Token`` header, or the HttpOnly ``SameSite=Strict`` cookie that
   ``/login?token=T`` sets: otherwise **401**;
 - every response carries a CSP with ``frame-ancestors 'none'``, ``nosniff`` and
   ``no-referrer``.

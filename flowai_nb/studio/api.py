@@ -2,7 +2,7 @@
 
 Every route but ``/api/app`` is per workspace: ``/api/workspaces/{ws}/...``.
 Errors are JSON ``{"error": message, "status": code}``: 400 bad input, 404
-unknown workspace / run / plan / trace / table, 409 a conflict (an approval
+unknown workspace / run / plan / trace / table / approval, 409 a conflict (an approval
 already answered, a thread busy), 501 a feature the workspace lacks (no data
 environment).
 
@@ -62,6 +62,8 @@ class StudioState:
         self.evals: dict[str, _EvalJob] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watched: set[str] = set()
+        self.mcp_paths: dict[str, str] = {}
+        """Each workspace's MCP path when this Studio serves MCP (``/mcp/<workspace>``)."""
 
     def runtime(self, workspace: str) -> Any:
         runtime = self.app.runtime(workspace)
@@ -193,7 +195,8 @@ def _sse(batches: AsyncIterator[tuple[str, Any]]) -> Response:
 @_endpoint
 async def app_info(request: Request, state: StudioState) -> Any:
     return {"name": state.app.name, "workspaces": [
-        {"name": w.name, "description": w.description, "started": w.started}
+        {"name": w.name, "description": w.description, "started": w.started,
+         "mcpPath": state.mcp_paths.get(w.name)}
         for w in state.app.workspaces]}
 
 
@@ -401,8 +404,11 @@ async def decide(request: Request, state: StudioState) -> Any:
     if outcome not in ("approve", "reject", "revise"):
         raise HTTPError(400, f"outcome must be 'approve', 'reject' or 'revise', got {outcome!r}")
     feedback = _text(data, "feedback")
-    rt = state.runtime(request.path_params["ws"])
+    ws = request.path_params["ws"]
+    rt = state.runtime(ws)
     approval_id = request.path_params["approval"]
+    if rt.get_approval(approval_id) is None:
+        raise HTTPError(404, f"no approval {approval_id!r} in workspace {ws!r}")
     await rt.respond_to_approval(approval_id, outcome, feedback, data.get("partial"))
     return {"approvalId": approval_id, "outcome": outcome, "feedback": feedback}
 

@@ -49,10 +49,9 @@ class StudioServer:
         hosts = {"127.0.0.1", "localhost", "::1", host}
         if host in ("0.0.0.0", "::"):
             hosts |= {socket.gethostname(), socket.getfqdn()}
-        routes, lifespans = _mcp(app, host)
-        self.asgi = create_studio_app(app, token=self.token, hosts=hosts,
-                                      extra_routes=routes, lifespans=lifespans)
-        self.mcp = bool(routes)
+        self.asgi = create_studio_app(app, token=self.token, hosts=hosts, mcp=True)
+        self.mcp = bool(self.asgi.mcp_paths)
+        """Whether MCP is served (the MCP extra is installed); see :attr:`mcp_urls`."""
         self.port = port
         self._server: Any = None
         self._task: asyncio.Task[Any] | None = None
@@ -64,6 +63,12 @@ class StudioServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}/"
+
+    @property
+    def mcp_urls(self) -> dict[str, str]:
+        """Each workspace's MCP endpoint (``<url>mcp/<workspace>``; ``<url>mcp`` also serves
+        the default workspace); empty when the MCP extra is not installed."""
+        return {name: self.url + path.lstrip("/") for name, path in self.asgi.mcp_paths.items()}
 
     @property
     def login_url(self) -> str:
@@ -145,27 +150,6 @@ class StudioServer:
         return f"<StudioServer {self.url} app={self.app.name!r}>"
 
 
-def _mcp(app: Any, host: str) -> tuple[list[Any], list[Any]]:
-    """MCP (Streamable HTTP) at ``/mcp`` for the app's first workspace, when the MCP
-    extra is installed: its routes and the lifespan that runs its session manager.
-
-    Studio's guard checks the token, Host and Origin in front of it, as for ``/api``.
-    """
-    try:
-        from mcp.server.transport_security import TransportSecuritySettings
-
-        from ..mcp import RuntimeMCPServer
-    except ImportError:
-        return [], []
-    from starlette.routing import Route
-
-    served = RuntimeMCPServer(app.runtime(app.default_workspace))
-    inner = served.server.streamable_http_app(
-        streamable_http_path="/mcp", host=host,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
-    return [Route("/mcp", endpoint=inner)], [lambda: inner.router.lifespan_context(inner)]
-
-
 async def _serve(args: argparse.Namespace) -> int:
     from ..app import load_app
 
@@ -180,8 +164,14 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"flowai_nb Studio for {app.name!r} ({len(app.workspaces)} workspace(s))")
     print(f"  open: {server.login_url}", flush=True)
     if server.mcp:
-        print(f"  MCP (workspace {app.default_workspace!r}): {server.url}mcp "
-              "(send the token as 'Authorization: Bearer <token>')", flush=True)
+        print("  MCP (Streamable HTTP; send the login URL's token as 'Authorization: Bearer "
+              "<token>'):")
+        for name, url in server.mcp_urls.items():
+            also = f" (also {server.url}mcp)" if name == app.default_workspace else ""
+            print(f"    workspace {name!r}: {url}{also}", flush=True)
+    else:
+        print("  MCP: not served (pip install 'flowai_nb[mcp]' to serve every workspace at "
+              f"{server.url}mcp/<workspace>)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"  warning: listening on {args.host}: anyone who can reach it and has the "
               "token can run agents", file=sys.stderr)

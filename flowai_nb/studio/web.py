@@ -47,9 +47,7 @@ async def _widget(request: Request) -> Response:
 
 
 def create_studio_app(app: Any, *, token: str | None,
-                      hosts: Iterable[str] | None = LOOPBACK_HOSTS,
-                      extra_routes: Iterable[Any] = (),
-                      lifespans: Iterable[Any] = ()) -> Any:
+                      hosts: Iterable[str] | None = LOOPBACK_HOSTS, mcp: bool = False) -> Any:
     """The Studio ASGI app for a :class:`~flowai_nb.FlowAIApp`.
 
     Args:
@@ -58,16 +56,21 @@ def create_studio_app(app: Any, *, token: str | None,
             a server that authenticates by itself (Jupyter Server).
         hosts: the host names the ``Host`` header may name (``None``: any, left
             to the server in front).
-        extra_routes: more Starlette routes or mounts (``/mcp``).
-        lifespans: async context managers (factories) entered with the app.
+        mcp: also serve every workspace over MCP (Streamable HTTP) at ``/mcp`` (the
+            default workspace) and ``/mcp/<workspace>`` (see :mod:`.mcp_mount`), when
+            the MCP extra is installed; ``app.mcp_paths`` then maps each workspace to
+            its path (empty without MCP).
     """
     state = StudioState(app)
+    served = _mcp(app) if mcp else None
+    if served is not None:
+        state.mcp_paths = served.paths()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            for factory in lifespans:
-                await stack.enter_async_context(factory())
+            if served is not None:
+                await stack.enter_async_context(served.lifespan())
             try:
                 yield
             finally:
@@ -78,10 +81,22 @@ def create_studio_app(app: Any, *, token: str | None,
         *routes(),
         Route("/widgets/{name}", _widget),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        *extra_routes,
+        *(served.routes() if served is not None else ()),
     ], lifespan=lifespan)
     starlette.state.studio = state
     guard = Guard(starlette, token=token, hosts=hosts)
     guard.state = state  # type: ignore[attr-defined]
     guard.starlette = starlette  # type: ignore[attr-defined]
+    guard.mcp_paths = dict(state.mcp_paths)  # type: ignore[attr-defined]
     return guard
+
+
+def _mcp(app: Any) -> Any:
+    """The MCP mount for ``app``, or ``None`` when the MCP extra is not installed."""
+    try:
+        import mcp.server.streamable_http_manager  # noqa: F401
+    except ImportError:
+        return None
+    from .mcp_mount import WorkspaceMCP
+
+    return WorkspaceMCP(app)

@@ -7,6 +7,7 @@ screenshot lands in the test's tmp dir.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,11 +40,18 @@ def _env(folder: Path) -> dict[str, str]:
 def studio_cli(tmp_path):
     """`flowai-nb studio flowai_nb.studio.demo:app` in its own process; yields its login URL."""
     folder = tmp_path / "demo"
+    with _studio("flowai_nb.studio.demo:app", _env(folder), tmp_path) as login:
+        yield login, folder
+
+
+@contextlib.contextmanager
+def _studio(target: str, env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`flowai-nb studio TARGET` in its own process; yields its login URL."""
     log = (tmp_path / "studio.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flowai_nb.cli", "studio", "flowai_nb.studio.demo:app",
+        [sys.executable, "-m", "flowai_nb.cli", "studio", target,
          "--port", str(_free_port()), "--no-browser"],
-        env=_env(folder), stdout=subprocess.PIPE, stderr=log, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         login = None
         deadline = time.monotonic() + 60
@@ -54,7 +63,7 @@ def studio_cli(tmp_path):
                 login = match.group(1)
             if time.monotonic() > deadline:
                 pytest.fail("studio printed no login URL")
-        yield login, folder
+        yield login
     finally:
         stop_process(proc)
         log.close()
@@ -246,3 +255,28 @@ def test_edit_an_action_in_the_studio_card_then_approve(studio_page, tmp_path):
             page.get_by_role("button", name="Switch light or dark theme").click()
         assert assert_readable(page, f"studio card ({theme})", ".st-card .flowai") > 10
         card.screenshot(path=str(tmp_path / f"studio-edited-{theme}.png"))
+
+
+def test_agents_tab_lists_every_workspace_mcp_url(browser, tmp_path):
+    from tests.studio.multi_app import DIR_ENV
+
+    env = {**_env(tmp_path / "unused"), DIR_ENV: str(tmp_path)}
+    with _studio("tests.studio.multi_app:app", env, tmp_path) as login:
+        page = browser.new_page()
+        try:
+            page.goto(login)
+            expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+            page.get_by_label("Workspace").select_option("Zürich east")
+            expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+            page.get_by_role("tab", name="Agents").click()
+            help_box = page.get_by_label("Connect over MCP")
+            base = login.split("login?")[0]
+            expect(help_box.locator("tr", has_text="main")).to_contain_text(f"{base}mcp/main")
+            current = help_box.locator("tr[aria-current]")
+            expect(current).to_contain_text(f"{base}mcp/Z%C3%BCrich%20east")
+            expect(current).to_contain_text("Zürich east")
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            page.close()

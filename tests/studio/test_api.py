@@ -127,7 +127,7 @@ def test_bad_requests_say_what_was_expected(studio):
         ("POST", "/runs", {"json": [1]}, 400, "JSON object"),
         ("POST", "/runs", {"json": {"prompt": "x", "agent": "ghost"}}, 400, "ghost"),
         ("POST", "/approvals/ap-x", {"json": {"outcome": "maybe"}}, 400, "'maybe'"),
-        ("POST", "/approvals/ap-x", {"json": {"outcome": "approve"}}, 409, "ap-x"),
+        ("POST", "/approvals/ap-x", {"json": {"outcome": "approve"}}, 404, "ap-x"),
         ("GET", "/traces/trace-nope", {}, 404, "trace-nope"),
         ("POST", "/sql", {"json": {"sql": "SELECT 1", "limit": 0}}, 400, "'limit'"),
         ("POST", "/evals", {"json": {}}, 400, "'request' is required"),

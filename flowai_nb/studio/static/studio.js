@@ -115,7 +115,7 @@ function follow(path, onBatch, onEnd) {
 }
 
 const state = {
-  workspace: null, info: null, thread: null, tab: "chat",
+  app: null, workspace: null, info: null, thread: null, tab: "chat",
   runs: new Map(), // runId -> RunPanel
   sources: new Set(),
 };
@@ -582,7 +582,24 @@ function renderAgents() {
         el("td", { text: a.routes.join(", ") }), el("td", { text: a.tools.join(", ") }),
         el("td", { text: a.toolkits.join(", ") }), el("td", { text: a.plan || "" })))),
     info.tools.length ? el("h3", { text: "Tools" }) : null,
-    ...info.tools.map((t) => el("div", { class: "st-tool" }, el("code", { text: t.name }), ` ${t.description || ""}`)));
+    ...info.tools.map((t) => el("div", { class: "st-tool" }, el("code", { text: t.name }), ` ${t.description || ""}`)),
+    mcpHelp());
+}
+
+// Every workspace's MCP endpoint (served by `flowai-nb studio`, not inside Jupyter Server).
+function mcpHelp() {
+  const served = state.app.workspaces.filter((w) => w.mcpPath);
+  if (!served.length) return null;
+  return el("section", { class: "st-mcp", "aria-label": "Connect over MCP" },
+    el("h3", { text: "Connect over MCP" }),
+    el("p", { class: "st-dim", text: "Any MCP client reaches a workspace's tools, agents (ask) and "
+      + "references at its URL (Streamable HTTP). Send the token of the login URL as "
+      + "'Authorization: Bearer <token>'. The plain /mcp serves the first workspace." }),
+    el("table", { class: "st-table" },
+      el("tr", {}, el("th", { text: "workspace" }), el("th", { text: "MCP URL" })),
+      ...served.map((w) => el("tr", { "aria-current": w.name === state.workspace ? "true" : null },
+        el("td", { text: w.name }),
+        el("td", {}, el("code", { text: new URL(w.mcpPath, location.href).href }))))));
 }
 
 // -- shell -----------------------------------------------------------------------------------------
@@ -648,6 +665,7 @@ async function main() {
   } catch (_err) {
     return; // 401: the login notice is shown
   }
+  state.app = app;
   $("st-app").textContent = app.name;
   const picker = $("st-workspace");
   picker.replaceChildren(...app.workspaces.map((w) => el("option", { value: w.name, text: w.name, title: w.description || "" })));
