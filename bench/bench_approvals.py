@@ -2,7 +2,9 @@
 
 flowai_nb, two gates: (plan gate) an executor run calls ``execute_plan`` on a draft
 plan a planner stored earlier in the same thread; the plans gate pauses the run (its
-state persisted in the ``kv`` store) and the consumer walks away; a second runtime
+state persisted in the ``kv`` store) and the consumer stops following it there
+(``async with`` ends the stream: the run stays paused, its task and lease here end,
+as a script that leaves the answer to someone else does); a second runtime
 over the same store answers with ``respond_to_approval(..., "approve")`` and resumes
 the run from what it reads back, which claims, approves and dispatches the plan (its
 status history written as it goes) and finishes after the model's last turn. (tool
@@ -35,7 +37,6 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,18 +67,16 @@ class RestockPlan(BaseModel):
     actions: list[fa.TaggedUnion(Restock)]
 
 
-async def _round_trip(pauser: ThreadPoolExecutor, start: Callable[[], Any], resumer: Any,
-                      thread: str) -> None:
-    """Run ``start()`` until its approval gate on a loop of its own that then ends (like a
-    restarted kernel); answer and resume it from the store with ``resumer``."""
-
-    async def pause() -> dict[str, Any] | None:
-        async for event in start():
+async def _round_trip(start: Callable[[], Any], resumer: Any, thread: str) -> None:
+    """Run ``start()`` until its approval gate and stop following it there (the run stays
+    paused in the store, its task here ends); answer and resume it from the store with
+    ``resumer``, a second runtime that has nothing of the run in memory."""
+    gate = None
+    async with start() as stream:
+        async for event in stream:
             if event["type"] == "approval-required":
-                return event  # paused and persisted: this "kernel" stops here
-        return None
-
-    gate = await asyncio.get_running_loop().run_in_executor(pauser, asyncio.run, pause())
+                gate = event  # paused and persisted: this consumer walks away here
+                break
     if gate is None:
         raise RuntimeError(f"the run in {thread} did not pause")
     await resumer.respond_to_approval(gate["approvalId"], "approve")
@@ -108,13 +107,11 @@ def tool_gate_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
     resumer = fa.create_runtime(spec, interpreter="scripted")
     ids = itertools.count()
 
-    pauser = ThreadPoolExecutor(1)
-
     async def run(n: int) -> None:
         before = len(calls)
         for _ in range(n):
             thread = f"call-{next(ids)}"
-            await _round_trip(pauser, lambda thread=thread: rt.call_tool(
+            await _round_trip(lambda thread=thread: rt.call_tool(
                 "restock", {"sku": "A", "units": 10}, thread_id=thread), resumer, thread)
         if len(calls) - before != n:
             raise RuntimeError(f"{n} round trips ran the tool {len(calls) - before} times")
@@ -227,13 +224,11 @@ def flowai_contender(kind: str, where: str) -> tuple[Contender, list[Any]]:
                 raise RuntimeError(f"storing plan {plan_id} failed: {stream.status}")
             ready.append(plan_id)
 
-    pauser = ThreadPoolExecutor(1)
-
     async def run(n: int) -> None:
         before = len(dispatched)
         for _ in range(n):
             plan_id = ready.pop()
-            await _round_trip(pauser, lambda plan_id=plan_id: rt.run_agent("executor", _script(
+            await _round_trip(lambda plan_id=plan_id: rt.run_agent("executor", _script(
                 {"tool": "execute_plan", "args": {"plan_id": plan_id}},
                 {"text": "Executed."}), thread_id=f"plan-{plan_id}"), resumer, f"plan-{plan_id}")
         if len(dispatched) - before != n:

@@ -151,7 +151,7 @@ class ApprovalBroker:
         if record is None:
             raise RuntimeError(f"unknown approval id {approval_id!r}; "
                                f"see runtime.pending_approvals()")
-        _check_partial(record, outcome, partial, self._plans)  # a plan approval's actions
+        partial = _checked_partial(record, outcome, partial, self._plans)
         for name, value in (("feedback", feedback), ("partial", partial)):
             try:  # checked here, so the error names the argument, not a store write
                 to_json_value(value, strict=True)
@@ -240,14 +240,20 @@ class ApprovalBroker:
                 self._waiters.pop(approval_id, None)
 
 
-def _check_partial(record: dict[str, Any], outcome: str, partial: Any,
-                   plans: Mapping[str, PlanSpec]) -> None:
-    """A partial approval of a plan: the actions to run, each as stored or with an edited
-    payload that the plan type accepts (see :mod:`flowai_nb.engine.partial`)."""
+def _checked_partial(record: dict[str, Any], outcome: str, partial: Any,
+                     plans: Mapping[str, PlanSpec]) -> Any:
+    """``partial`` as recorded. For a partial approval of a plan (the actions to run, each
+    as stored or with an edited payload the plan type accepts; see
+    :mod:`flowai_nb.engine.partial`) that is its checked form: the chosen actions in plan
+    order, each edit in the plan type's validated form (``"4"`` typed for an int is ``4``),
+    so every surface shows what will run. Anything else is recorded as given."""
     if record.get("kind") != "plan" or outcome != "approve" or partial is None:
-        return
+        return partial
     payload = record.get("payload") or {}
-    select_actions(payload, partial, plans.get(payload.get("plan") or ""))
+    selection = select_actions(payload, partial, plans.get(payload.get("plan") or ""))
+    edited = {edit["index"] for edit in selection.edited}
+    return {"actions": [{"index": i, "payload": action.get("payload")} if i in edited else i
+                        for i, action in selection.actions]}
 
 
 def _settle(future: asyncio.Future[dict[str, Any]], decision: dict[str, Any]) -> None:

@@ -11,8 +11,8 @@ awaits the async form instead.
 
 from __future__ import annotations
 
+import _signal  # signal's C core: the same functions without the enum wrapping (7 -> 0.5 us)
 import asyncio
-import signal
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -72,7 +72,7 @@ def _run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any
     does) instead of raising inside whatever callback the loop runs at that moment."""
     task = loop.create_task(coro)
     if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or _signal.getsignal(_signal.SIGINT) is not _signal.default_int_handler):
         return loop.run_until_complete(task)
     interrupted = False
 
@@ -83,7 +83,7 @@ def _run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any
         interrupted = True
         loop.call_soon_threadsafe(task.cancel)
 
-    signal.signal(signal.SIGINT, on_interrupt)
+    _signal.signal(_signal.SIGINT, on_interrupt)
     try:
         return loop.run_until_complete(task)
     except asyncio.CancelledError:
@@ -91,7 +91,7 @@ def _run_interruptibly(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any
             raise KeyboardInterrupt from None
         raise
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
 async def _settle_tasks() -> None:
@@ -114,7 +114,9 @@ def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     if loop.is_closed():
         return
     try:
-        drive(loop, _settle_tasks())
+        # nothing to settle (a run that ended normally): skip a round trip through the loop
+        if asyncio.all_tasks(loop) or getattr(loop, "_asyncgens", True):
+            drive(loop, _settle_tasks())
     finally:
         loop.close()
 

@@ -319,26 +319,16 @@ class RunHandle(StaticForms):
         for key, card in self._cards.items():  # results follow the plan after the decision
             info = state.approvals[key]
             card.update(info, approval_result(state, info))
-        for kind, key in self._dirty:  # after the cards: a plan shows the edits as recorded
+        for kind, key in self._dirty:
             if kind == "plan" and key in state.plans:
                 if key in self._plan_views:
-                    self._plan_views[key].update(state.plans[key], self._recorded_edits(key))
+                    self._plan_views[key].update(state.plans[key])
                 else:
                     self._plan_views[key] = PlanView.from_info(state.plans[key])
                     added = True
         self._dirty.clear()
         if added:
             self._relayout()
-
-    def _recorded_edits(self, plan_id: str) -> dict[int, Any]:
-        """The edited payloads of the plan's approval, as its card read them back."""
-        for card in self._cards.values():
-            partial = card.partial if card.outcome == "approve" else None
-            if isinstance(partial, dict) and isinstance(card.payload, dict) \
-                    and card.payload.get("planId") == plan_id:
-                return {e["index"]: e["payload"] for e in partial.get("actions") or []
-                        if isinstance(e, dict)}
-        return {}
 
     def _relayout(self) -> None:
         self._box.children = (self.view, *self._plan_views.values(), *self._cards.values(),

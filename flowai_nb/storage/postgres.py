@@ -40,6 +40,21 @@ _UPSERT = (
 _ADD = _UPSERT + f" WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= {_NOW}"
 _GUARDED_ADD = f"WITH added AS ({_ADD} RETURNING 1) SELECT 1 / (SELECT count(*) FROM added)::int"
 """``add`` inside :meth:`PostgresStore.write`: fails (division by zero) when the key is live."""
+_ROWS = "SELECT k, v, NULL::bigint FROM unnest(%s::text[], %s::text[]) AS t(k, v)"
+_ON_CONFLICT = ("ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                "expires_at = excluded.expires_at")
+_WRITE_DISTINCT = (
+    f"WITH added AS (INSERT INTO flowai_kv (key, value, expires_at) {_ROWS} {_ON_CONFLICT} "
+    f"WHERE flowai_kv.expires_at IS NOT NULL AND flowai_kv.expires_at <= {_NOW} RETURNING 1), "
+    "deleted AS (DELETE FROM flowai_kv WHERE key = ANY(%s::text[])), "
+    f"put AS (INSERT INTO flowai_kv (key, value, expires_at) {_ROWS} {_ON_CONFLICT}) "
+    "SELECT 1 / ((SELECT count(*) FROM added) = %s)::int, "
+    "(SELECT count(pg_notify(%s, c)) FROM unnest(%s::text[]) AS n(c))"
+)
+"""A :meth:`PostgresStore.write` whose ops name distinct keys, as one prepared statement:
+the adds (which all must win, or the statement divides by zero and nothing is written),
+the deletes, the puts and the notifications. Data-modifying CTEs on distinct keys do
+not see each other, so their order does not matter."""
 
 
 
@@ -130,10 +145,13 @@ class PostgresStore(KeyValueStore):
         return count == 1
 
     def write(self, ops: Iterable[Op]) -> bool:
-        """All ``ops`` in one round trip: one multi-statement query, which the server runs
-        as a single transaction. An ``add`` whose key is live makes its statement divide
-        by zero, which rolls the whole transaction back (reported as ``False``)."""
+        """All ``ops`` in one round trip and one transaction. An ``add`` whose key is live
+        makes the statement divide by zero, which rolls the whole transaction back
+        (reported as ``False``). Ops on distinct keys (the usual case) are one prepared
+        statement; several ops on one key run as one statement each, in order."""
         ops, channels = _split_notify(ops)
+        if len({key for _, key, _ in ops}) == len(ops):
+            return self._write_distinct(ops, channels)
         statements: list[tuple[str, tuple[Any, ...]]] = []
         for op, key, value in ops:
             if op == "delete":
@@ -153,6 +171,26 @@ class PostgresStore(KeyValueStore):
                     cur.execute(";".join(cur.mogrify(sql, params) for sql, params in statements))
                 except pg_errors.DivisionByZero:
                     return False
+        return True
+
+    def _write_distinct(self, ops: list[Op], channels: list[str]) -> bool:
+        if not ops and not channels:
+            return True
+        added: tuple[list[str], list[str]] = ([], [])
+        put: tuple[list[str], list[str]] = ([], [])
+        deleted: list[str] = []
+        for op, key, value in ops:
+            if op == "delete":
+                deleted.append(key)
+            else:
+                keys, texts = added if op == "add" else put
+                keys.append(key)
+                texts.append(encode(value))
+        try:
+            self._fetch(_WRITE_DISTINCT, (*added, deleted, *put, len(added[0]),
+                                          SERVER_CHANNEL, channels))
+        except pg_errors.DivisionByZero:
+            return False
         return True
 
     def delete(self, key: str) -> bool:

@@ -34,7 +34,11 @@ def test_an_edited_payload_reaches_the_dispatcher_once_and_the_plan_says_so(disp
     # "4" became 4: the edit went through the plan type's own validator
     assert [a["payload"] for a in actions] == [{"sku": "A", "units": 4}, {"sku": "Z"}]
     assert ctx["idempotency_keys"] == ["t/r1@v1#0", "t/r1@v1#1"]
-    assert of(events, "approval-decision")[0]["partial"] == EDIT_UNITS  # as given
+    # recorded (and reported) as checked: what runs, in the plan type's form
+    recorded = {"actions": [{"index": 0, "payload": {"sku": "A", "units": 4}}, 1]}
+    assert of(events, "approval-decision")[0]["partial"] == recorded
+    assert rt.get_approval(of(events, "approval-decision")[0]["approvalId"])["decision"][
+        "partial"] == recorded
     plan = rt.get_plan("r1")
     assert plan["status"] == "executed"
     approved = next(h for h in plan["history"] if h["status"] == "approved")
@@ -48,11 +52,12 @@ def test_an_edited_payload_reaches_the_dispatcher_once_and_the_plan_says_so(disp
         {"index": 1, "kind": "retire", "payload": {"sku": "Z"}, "references": []}]
     state = RunState.from_events(events)
     [approval] = state.approvals.values()
+    # the fold shows what runs: 4, not the "4" that was typed
     assert [(e["index"], e["before"]["units"], e["after"]["units"]) for e in approval.edits] \
-        == [(0, 10, "4")]
+        == [(0, 10, 4)]
     assert approval.deselected == []
     shown = state.plans["r1@v1"]
-    assert shown.actions[0]["payload"]["units"] == "4" and shown.edited == {
+    assert shown.actions[0]["payload"]["units"] == 4 and shown.edited == {
         0: {"sku": "A", "units": 10}}
     assert [shown.action_status(i) for i in range(2)] == ["executed", "executed"]
 

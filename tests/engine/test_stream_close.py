@@ -10,12 +10,14 @@ resumed by a second process.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -289,6 +291,21 @@ def test_close_after_the_run_finished_is_a_no_op() -> None:
     stream.close()
     assert events[-1]["status"] == "completed" and stream.status == "completed"
     assert the_trace(rt)["status"] == "completed" and list(stream) == []
+
+
+def test_finished_and_closed_for_streams_are_garbage_collected() -> None:
+    """Neither a finished nor a closed ``for`` stream is kept alive by its exit hook (a
+    long notebook session runs many)."""
+    rt = fa.create_runtime(build_spec(), interpreter="scripted", action_dispatcher=Dispatcher())
+    finished = rt.query("restock", "t1", approvals="auto_approve")
+    assert list(finished)[-1]["status"] == "completed"
+    closed = rt.query("restock", "t2")
+    until_gate(closed)
+    closed.close()
+    refs = [weakref.ref(finished), weakref.ref(closed)]
+    del finished, closed
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]
 
 
 def test_close_before_the_first_step_never_starts_the_run() -> None:

@@ -88,10 +88,7 @@ class ApprovalCard(FlowWidget):
         if info.outcome is not None and not self.outcome:
             self._decided(info.outcome, info.feedback, info.partial)
         if result is not None and result != self.result:
-            with self.hold_sync():
-                self.result = result
-                if self.outcome == "approve" and self.partial is not None:
-                    self.partial = self._as_recorded(self.partial)  # read back: what ran
+            self.result = result
             self.refresh_static()
 
     async def respond(
@@ -117,62 +114,27 @@ class ApprovalCard(FlowWidget):
             )
         self.status, self.error = "sending", ""
         try:
-            result = self.runtime.respond_to_approval(
+            decision = self.runtime.respond_to_approval(
                 self.approval_id, outcome, feedback=feedback or None, partial=partial
             )
-            if inspect.isawaitable(result):
-                await result
+            if inspect.isawaitable(decision):
+                decision = await decision
         except Exception as exc:
             with self.hold_sync():  # a decision may have arrived meanwhile (event or other click)
                 self.status = "decided" if self.outcome else "pending"
                 self.error = f"{type(exc).__name__}: {exc}"
             raise
         self._answered_by = by
+        if isinstance(decision, dict) and "partial" in decision:
+            partial = decision["partial"]  # as recorded: edits in the plan type's form
         self._decided(outcome, feedback, partial)
 
     def _decided(self, outcome: str, feedback: str | None, partial: Any = None) -> None:
         with self.hold_sync():
             self.status, self.outcome, self.feedback = "decided", outcome, feedback or ""
-            self.partial = self._as_recorded(partial) if outcome == "approve" else partial
+            self.partial = partial
             self.decided_by = self._answered_by or self._other_decider()
         self.refresh_static()
-
-    def _as_recorded(self, partial: Any) -> Any:
-        """A plan approval's ``partial`` as it runs, not as typed: each edited payload in
-        the plan type's validated form (``"10"`` for an int field is ``10``).
-
-        Read back from the plan record once the plan was dispatched (its
-        ``dispatchedActions``); until then, checked with the plan type as the runtime
-        did when it accepted the decision. Anything else is returned as given.
-        """
-        payload = self.payload if isinstance(self.payload, dict) else None
-        if self.kind != "plan" or partial is None or payload is None:
-            return partial
-        stored = [a.get("payload") for a in payload.get("actions") or [] if isinstance(a, dict)]
-        ran = self._dispatched(payload)
-        if ran is None:
-            spec = getattr(getattr(self.runtime, "spec", None), "plans_by_name", {})
-            try:
-                selection = select_actions(payload, partial, spec.get(payload.get("plan") or ""))
-            except ValueError:  # no plan type to check with: show it as given
-                return partial
-            ran = [{**action, "index": i} for i, action in selection.actions]
-        return {"actions": [
-            a["index"] if a.get("payload") == stored[a["index"]]
-            else {"index": a["index"], "payload": a.get("payload")}
-            for a in ran if isinstance(a.get("index"), int) and a["index"] < len(stored)]}
-
-    def _dispatched(self, payload: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The plan record's ``dispatchedActions`` (``None``: not dispatched, or unknown)."""
-        get_plan, plan_id = getattr(self.runtime, "get_plan", None), payload.get("planId")
-        if not callable(get_plan) or not plan_id:
-            return None
-        try:
-            record = get_plan(plan_id, thread_id=self.context.get("threadId"))
-        except LookupError:
-            return None
-        ran = record.get("dispatchedActions") if isinstance(record, dict) else None
-        return ran if isinstance(ran, list) else None
 
     def _other_decider(self) -> str:
         if self.policy is not None and self.policy != []:

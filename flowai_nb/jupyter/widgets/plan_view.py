@@ -38,20 +38,14 @@ class PlanView(FlowWidget):
         view.update(info)
         return view
 
-    def update(self, info: PlanState, recorded: dict[int, Any] | None = None) -> None:
-        """Copy a tracked plan's current state into the view (one comm message).
-
-        ``recorded``: edited payloads by action index, as the approval recorded them (the
-        plan type's validated form), shown instead of the edits as typed.
-        """
-        recorded = recorded or {}
+    def update(self, info: PlanState) -> None:
+        """Copy a tracked plan's current state into the view (one comm message); edited
+        actions show their payloads as the approval recorded them (validated)."""
         with self.hold_sync():
             self.plan_id = info.plan_id
             self.plan = info.plan
             self.status = info.status
-            self.actions = [
-                {**a, "payload": recorded[i]} if i in recorded and isinstance(a, dict) else a
-                for i, a in enumerate(info.actions)]
+            self.actions = list(info.actions)
             self.action_statuses = [info.action_status(i) for i in range(len(info.actions))]
             self.edited = sorted(info.edited)
 
