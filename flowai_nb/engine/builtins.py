@@ -270,7 +270,14 @@ async def _dispatch(run: Run, frame: Frame, use: dict[str, Any], plan_id: str, t
         problem = _dispatch_shape_problem(outcome)
         if problem is None:
             outcome = jsonable(outcome)
-    except (asyncio.CancelledError, Superseded):
+    except Superseded:
+        raise
+    except asyncio.CancelledError:  # the run ends (cancel(), or its loop went away) while
+        for event in recorded:      # the dispatcher ran: what it applied is unknown
+            run.deliver(event, frame)
+        _plan_status(run, frame, plan_id, "needs_reconciliation", {
+            "error": "the run was cancelled while the action dispatcher was running; whether "
+                     "the actions were applied is unknown"}, thread=thread)
         raise
     except BaseException as exc:  # noqa: BLE001 - a dispatcher bug fails the plan readably
         if isinstance(exc, KeyboardInterrupt | SystemExit):

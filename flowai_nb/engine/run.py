@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["Run", "RESUME_PREFIX"]
 
 RESUME_PREFIX = "resume-"
+_LOOP_GONE = "the event loop running the run stopped (asyncio.run ended or the kernel shut down)"
+"""Why a run still working when its loop went away ended ``cancelled``."""
 
 
 def _add_usage(total: dict[str, Any], usage: Usage) -> None:
@@ -330,11 +332,19 @@ class Run:
             return
         except asyncio.CancelledError:
             if not self.cancel_requested:
-                # The loop is going away (asyncio.run ended, kernel shutdown):
-                # the paused state stays persisted and resumable.
+                if self.open_gate is not None or self.services.live.get(self.id) is not self:
+                    # At a gate when its loop goes away (asyncio.run ended, kernel shutdown)
+                    # or its stream is closed, or a newer copy runs here: the paused state
+                    # stays persisted and resumable; nothing more is written.
+                    self._leave()
+                    self.release()
+                    self._close_stream()
+                    raise
+                # Working when its loop went away: nothing could resume it from here, so it
+                # ends now, with run-finish and its trace, instead of being left unfinished.
+                self._unwind(_LOOP_GONE)
                 self._leave()
-                self.release()
-                self._close_stream()
+                await self._finish("cancelled")
                 raise
             task = asyncio.current_task()
             if task is not None:
