@@ -451,6 +451,9 @@ def test_cancel_then_close_on_a_for_stream_at_a_gate_cancels_the_run() -> None:
 # -- a stream abandoned at a gate, Ctrl-C, interpreter exit ---------------------------------
 CHILD = textwrap.dedent('''
     import json, os, signal, sys, threading, time
+    # Ctrl-C as a user's terminal delivers it, also when the test runner was started with
+    # SIGINT ignored (a background job of a non-interactive shell): children inherit that
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, sys.argv[1])
     import flowai_nb as fa
     from tests.engine.conftest import build_spec
