@@ -332,11 +332,8 @@ class Run:
             return
         except asyncio.CancelledError:
             if not self.cancel_requested:
-                if self.open_gate is not None or self.services.live.get(self.id) is not self:
-                    # At a gate when its loop goes away (asyncio.run ended, kernel shutdown)
-                    # or its stream is closed, or a newer copy runs here: the paused state
-                    # stays persisted and resumable; nothing more is written.
-                    self._leave()
+                if self.at_rest():  # its loop went away or its stream was closed: it stays
+                    self._leave()   # paused and resumable; only its lease is given up
                     self.release()
                     self._close_stream()
                     raise
@@ -362,6 +359,12 @@ class Run:
                 raise
         self._leave()
         await self._finish(status)
+
+    def at_rest(self) -> bool:
+        """Paused at a gate (the pause is in the store) or superseded by a newer copy in
+        this process: a cancellation nobody asked for (its loop going away, its stream
+        closed) ends its task with no events written; it stays resumable."""
+        return self.open_gate is not None or self.services.live.get(self.id) is not self
 
     def _leave(self) -> None:
         """No longer executing in this process (a newer copy that took over stays listed)."""

@@ -403,11 +403,8 @@ def _stop_run(run: Any, stream: RunStream | None, *, private: bool) -> asyncio.T
     task = run.task
     if task is None or task.done():
         return None
-    if run.open_gate is not None or run.services.live.get(run.id) is not run:
-        # Paused at a gate (or a newer copy of the run executes here): its task ends
-        # the way it does when its loop goes away, writing nothing; the paused state,
-        # the pending approval and the released lease stay in the store.
-        task.cancel()
+    if run.at_rest():  # its task ends writing nothing (see Run.at_rest): the paused state,
+        task.cancel()  # the pending approval and the released lease stay in the store
         return task
     if private:  # a half-run nobody would ever drive again: end it, with run-finish
         run.cancel_requested = True

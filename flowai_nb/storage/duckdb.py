@@ -25,7 +25,7 @@ import duckdb
 from sortedcontainers import SortedList
 
 from ._common import check_key, check_prefix, check_ttl, expiry, now_ms, prefix_end
-from .base import KeyValueStore, Op, _check_ops, _split_read, decode, encode
+from .base import KeyValueStore, Op, _check_ops, _guards_hold, _split_read, decode, encode
 
 __all__ = ["DuckDBStore"]
 
@@ -190,13 +190,10 @@ class DuckDBStore(KeyValueStore):
                     live = {k for (k,) in conn.execute(
                         f"SELECT key FROM flowai_kv WHERE key IN ({', '.join('?' * len(adds))})"
                         f" AND {_LIVE}", (*adds, now_ms())).fetchall()}
-                final: dict[str, str | None] = {}  # key -> its text after the ops, or gone
-                for op, key, text in texts:
-                    if op == "add" and (final[key] is not None if key in final
-                                        else key in live):
-                        conn.execute("ROLLBACK")
-                        return False
-                    final[key] = text
+                if not _guards_hold(texts, live.__contains__):
+                    conn.execute("ROLLBACK")
+                    return False
+                final = {key: text for _, key, text in texts}  # the last op wins; None: gone
                 gone = [key for key, text in final.items() if text is None]
                 rows = [(key, text) for key, text in final.items() if text is not None]
                 if gone:
